@@ -1,0 +1,169 @@
+"""Arabic text handling for *matching*: normalisation, sentence spans, keyword terms.
+
+Nothing here changes the text shown or quoted to users: every function either returns
+a normalised copy for comparison or character spans into the original string.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Harakat, tanween, shadda, sukun, dagger alef and Quranic marks: readers omit them in
+# news text, so a question with or without them must match the same words.
+_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+_CHAR_MAP = str.maketrans(
+    {
+        # Hamza-carrying alef forms are written inconsistently ("إدلب" / "ادلب").
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        # Final yaa / alef maqsura and taa marbuta / haa are swapped in everyday spelling.
+        "ى": "ي",
+        "ة": "ه",
+        # Hamza on waw / yaa seats vary between writers ("مسؤول" / "مسئول").
+        "ؤ": "و",
+        "ئ": "ي",
+        # Persian letters that show up in Arabic web text.
+        "ک": "ك",
+        "ی": "ي",
+        # Arabic-Indic and Eastern Arabic-Indic digits match Western digits.
+        **{chr(0x0660 + i): str(i) for i in range(10)},
+        **{chr(0x06F0 + i): str(i) for i in range(10)},
+        # Arabic punctuation → Latin, so one punctuation rule serves both.
+        "،": ",",
+        "؛": ";",
+        "؟": "?",
+        "٪": "%",
+        "٫": ".",
+    }
+)
+
+
+def normalize_arabic(text: str) -> str:
+    """Return a matching key: no diacritics/tatweel, unified alef/yaa/taa marbuta, Western digits, lower case."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+    return text.translate(_CHAR_MAP).lower()
+
+
+# A sentence ends at . ! ? ؟ ؛ (optionally followed by closing quotes/brackets) or a line break.
+# A full stop between two digits ("3.6") or inside an abbreviation/URL ("Almaghribtoday.net")
+# is not a sentence end, hence the look-arounds.
+_SENTENCE_END = re.compile(
+    r"""(?:(?<!\d)\.(?!\w)|(?<=\d)\.(?!\d)|[!?؟؛…])["'”’»)\]]*(?=\s|$)|\n+"""
+)
+# Clause boundaries inside a long Arabic sentence: the Arabic comma and semicolon-like marks.
+_CLAUSE_END = re.compile(r"[،,;:](?=\s)")
+
+
+def _spans(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for m in pattern.finditer(text, start, end):
+        stop = m.end() if m.group(0)[0] != "\n" else m.start()
+        spans.append((pos, stop))
+        pos = m.end()
+    spans.append((pos, end))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Character spans of the sentences in ``text[start:end]`` (Arabic and Latin punctuation, line breaks)."""
+    return _spans(text, _SENTENCE_END, start, end)
+
+
+def split_clauses(text: str, start: int, end: int, min_chars: int = 40) -> list[tuple[int, int]]:
+    """Split one long sentence span at commas (، ,) into clause spans of at least ``min_chars``."""
+    raw = _spans(text, _CLAUSE_END, start, end)
+    merged: list[tuple[int, int]] = []
+    for a, b in raw:
+        # Tiny clauses ("وأوضح,") carry no answer on their own: glue them to the next one.
+        if merged and (merged[-1][1] - merged[-1][0]) < min_chars:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    if len(merged) > 1 and (merged[-1][1] - merged[-1][0]) < min_chars:
+        last = merged.pop()
+        merged[-1] = (merged[-1][0], last[1])
+    return merged
+
+
+_WORD = re.compile(r"[\w%]+(?:[.,]\d+)*", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised word tokens (letters and digits; ``3.6`` stays one token)."""
+    return [t for t in _WORD.findall(normalize_arabic(text)) if t != "_"]
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Arabic function words, normalised, including their clitic-attached forms (from `arabic-stopwords`)."""
+    from arabicstopwords import arabicstopwords as asw  # small pure-Python list, loaded on first use
+
+    words = {normalize_arabic(w) for w in asw.stopwords_list()}
+    # Interrogatives: they shape the question but never appear in the answer sentence.
+    words |= {normalize_arabic(w) for w in _QUESTION_WORDS}
+    return frozenset(words)
+
+
+_QUESTION_WORDS = (
+    "ما", "ماذا", "من", "متى", "أين", "كيف", "كم", "لماذا", "هل", "أي", "أية", "اي", "وما", "فما",
+    "الذي", "التي", "الذين", "اللذان", "اللتان", "اللتين", "اللذين", "هو", "هي", "هم",
+)
+
+
+def content_terms(text: str) -> list[str]:
+    """Normalised tokens minus stopwords: the words that carry a question's meaning."""
+    stop = stopwords()
+    return [t for t in tokenize(text) if t not in stop and (len(t) > 1 or t.isdigit())]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> "Stemmer.Stemmer":  # type: ignore[name-defined]  # noqa: F821
+    import Stemmer  # PyStemmer: Snowball's Arabic stemmer compiled to C
+
+    return Stemmer.Stemmer("arabic")
+
+
+_PRE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+
+
+_CONJ_ARTICLE = re.compile("^[وف](?=(?:ال|بال|كال|لل)...)")
+
+
+def analyze(text: str) -> list[str]:
+    """Keyword terms: tokens minus stopwords, Snowball-stemmed, then normalised.
+
+    Snowball's Arabic stemmer strips clitics (و ف ب ل ك + ال) and suffixes itself and
+    expects real spelling: it would not strip a taa marbuta already rewritten to haa, so
+    we stem first and normalise the stem afterwards.
+    """
+    stop = stopwords()
+    stem = _stemmer().stemWord
+    out = []
+    for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
+        key = normalize_arabic(raw)
+        if key in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
+            continue
+        if key[0].isdigit():
+            out.append(key)
+            continue
+        # Snowball leaves a conjunction in front of the article ("والرئيس" → "والرييس"), and
+        # news prose starts most clauses with one: drop و/ف when ال/بال/لل follows.
+        m = _CONJ_ARTICLE.match(raw)
+        out.append(normalize_arabic(stem(raw[1:] if m else raw)))
+    return out

@@ -1,0 +1,72 @@
+"""Values that flow through the pipeline. No third-party imports here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One cleaned article: the text shown and quoted to users, plus its metadata."""
+
+    doc_id: str
+    title: str
+    text: str
+    path: str = ""
+    date: str | None = None  # ISO 8601 (YYYY-MM-DD) when the article states one
+    source: str | None = None  # the publishing site or agency, when named
+    author: str | None = None
+    content_hash: str = ""  # sha256 of the raw bytes: re-indexing skips unchanged files
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A token-budgeted, sentence-aligned slice of a document: ``doc.text[start:end] == text``."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    ordinal: int  # position of the chunk within its document
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score and the metadata needed to cite it."""
+
+    chunk: Chunk
+    score: float
+    title: str
+    date: str | None = None
+    source: str | None = None
+    author: str | None = None
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered reference from an answer to the exact sentence it quotes."""
+
+    number: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    passage: str  # the retrieved passage the sentence came from
+    quote: str  # the quoted sentence, exactly as in the cleaned article
+    start: int  # character span of ``quote`` in the cleaned article text
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `answer()` returns: the text with ``[n]`` markers and the citations behind them."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    answered: bool = True  # False when the articles do not say
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
