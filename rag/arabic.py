@@ -90,14 +90,12 @@ def split_clauses(text: str, start: int, end: int, min_chars: int = 40) -> list[
     raw = _spans(text, _CLAUSE_END, start, end)
     merged: list[tuple[int, int]] = []
     for a, b in raw:
-        # Tiny clauses ("وأوضح,") carry no answer on their own: glue them to the next one.
-        if merged and (merged[-1][1] - merged[-1][0]) < min_chars:
+        # A tiny clause ("وعلى رأسها الطاقة") finishes the thought before it; only a tiny
+        # opening clause ("وأوضح،") is glued to the one after it.
+        if merged and ((b - a) < min_chars or (merged[-1][1] - merged[-1][0]) < min_chars):
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
-    if len(merged) > 1 and (merged[-1][1] - merged[-1][0]) < min_chars:
-        last = merged.pop()
-        merged[-1] = (merged[-1][0], last[1])
     return merged
 
 
@@ -143,6 +141,33 @@ _PRE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 
 
 _CONJ_ARTICLE = re.compile("^[وف](?=(?:ال|بال|كال|لل)...)")
+# و/ف glued to a word without the article ("ورئيس", "فقال") cannot be stripped blindly:
+# they are also root letters ("وزير", "فريق"). For matching we keep both readings.
+_CONJ = re.compile("^[وف](?=....)")
+
+
+def analyze_words(text: str) -> list[tuple[str, ...]]:
+    """Per content word, in order: its keyword term, plus the term without a leading و/ف when ambiguous."""
+    stop = stopwords()
+    stem = _stemmer().stemWord
+    out: list[tuple[str, ...]] = []
+    for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
+        key = normalize_arabic(raw)
+        if key in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
+            continue
+        if key[0].isdigit():
+            out.append((key,))
+            continue
+        # Snowball leaves a conjunction in front of the article ("والرئيس" → "والرييس"), and
+        # news prose starts most clauses with one: drop و/ف when ال/بال/لل follows.
+        if _CONJ_ARTICLE.match(raw):
+            out.append((normalize_arabic(stem(raw[1:])),))
+        elif _CONJ.match(raw):
+            main, alt = normalize_arabic(stem(raw)), normalize_arabic(stem(raw[1:]))
+            out.append((main, alt) if alt != main else (main,))
+        else:
+            out.append((normalize_arabic(stem(raw)),))
+    return out
 
 
 def analyze(text: str) -> list[str]:
@@ -152,18 +177,4 @@ def analyze(text: str) -> list[str]:
     expects real spelling: it would not strip a taa marbuta already rewritten to haa, so
     we stem first and normalise the stem afterwards.
     """
-    stop = stopwords()
-    stem = _stemmer().stemWord
-    out = []
-    for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
-        key = normalize_arabic(raw)
-        if key in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
-            continue
-        if key[0].isdigit():
-            out.append(key)
-            continue
-        # Snowball leaves a conjunction in front of the article ("والرئيس" → "والرييس"), and
-        # news prose starts most clauses with one: drop و/ف when ال/بال/لل follows.
-        m = _CONJ_ARTICLE.match(raw)
-        out.append(normalize_arabic(stem(raw[1:] if m else raw)))
-    return out
+    return [w[0] for w in analyze_words(text)]

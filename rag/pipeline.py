@@ -1,0 +1,185 @@
+"""RAG: settings → index → retrieval → cited answer. `answer()` uses one cached default RAG."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .answer import REFUSAL_THRESHOLD, TermStats, extract_answer
+from .config import Settings
+from .errors import IndexMissingError
+from .types import Answer, Document, Passage
+
+if TYPE_CHECKING:
+    from langchain_core.retrievers import BaseRetriever
+
+    from .embed import ArrayEmbeddings
+    from .ingest import Skipped
+    from .store import BuildReport, IndexStore
+
+ProgressFactory = Callable[[int], Callable[[int], None]]
+
+
+def tqdm_progress(desc: str) -> ProgressFactory:
+    """A progress-bar factory for index builds (tqdm on stderr, silent when nothing to embed)."""
+
+    def factory(total: int) -> Callable[[int], None]:
+        if total == 0:
+            return lambda n: None
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, leave=False)
+
+        def update(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return update
+
+    return factory
+
+
+class RAG:
+    """The question-answering pipeline over one index. Cheap to construct; loads on first use."""
+
+    def __init__(self, settings: Settings | None = None, *, auto_index: bool = True,
+                 progress: ProgressFactory | None = None, embeddings: ArrayEmbeddings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._embeddings = embeddings
+        self.auto_index = auto_index
+        self.progress = progress
+        self._store: IndexStore | None = None
+        self._stats: TermStats | None = None
+        self._lock = threading.Lock()
+
+    # ---- loaded state --------------------------------------------------------------------
+    @property
+    def embeddings(self) -> ArrayEmbeddings:
+        """The embedding backend (given, or built from the settings once and cached)."""
+        if self._embeddings is None:
+            from .embed import make_embeddings
+
+            self._embeddings = make_embeddings(self.settings)
+        return self._embeddings
+
+    @property
+    def store(self) -> IndexStore:
+        """The loaded index; built from ``settings.corpus`` on first use when there is none."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._load_or_build()
+        return self._store
+
+    def _load_or_build(self) -> IndexStore:
+        from .store import IndexStore, live_generation
+
+        if live_generation(self.settings.index_dir) is None:
+            if not self.auto_index:
+                raise IndexMissingError(f"no index in {self.settings.index_dir}: run `rag index` to build one")
+            self.index(self.settings.corpus)
+        return IndexStore.load(self.settings.index_dir, self.settings, self.embeddings.name)
+
+    @property
+    def term_stats(self) -> TermStats:
+        if self._stats is None:
+            from .keywords import load_term_stats
+
+            self._stats = load_term_stats(self.store.path)
+        return self._stats
+
+    # ---- building ------------------------------------------------------------------------
+    def index(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False) -> tuple[BuildReport, list[Skipped]]:
+        """(Re)index the given files/folders (default: the configured corpus); only new or changed articles are embedded."""
+        from .ingest import load_documents
+
+        docs, skipped = load_documents(list(paths or self.settings.corpus))
+        keep = self._doc_ids_of_paths([s.path for s in skipped])
+        return self.index_documents(docs, rebuild=rebuild, keep=keep), skipped
+
+    def index_documents(self, docs: Sequence[Document], *, rebuild: bool = False, keep: Sequence[str] = ()) -> BuildReport:
+        """Make the index hold exactly ``docs`` (plus ``keep``), embedding only what changed."""
+        from .keywords import write_term_stats
+        from .store import build_index
+
+        report = build_index(
+            self.settings, docs, self.embeddings, rebuild=rebuild, keep=keep,
+            progress=self.progress if self.progress is not None else tqdm_progress("embedding"),
+            extra_writers=[write_term_stats],
+        )
+        self._store = None
+        self._stats = None
+        return report
+
+    def _doc_ids_of_paths(self, paths: Sequence[str]) -> list[str]:
+        """Doc ids the live index holds for these source paths (to keep them when their files fail to load)."""
+        import json
+
+        from .store import live_generation
+
+        gen = live_generation(self.settings.index_dir)
+        if gen is None or not paths:
+            return []
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        wanted = {str(Path(p).resolve()) for p in paths}
+        return [i for i, meta in manifest.get("documents", {}).items() if str(Path(meta.get("path", "")).resolve()) in wanted]
+
+    # ---- asking --------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        """The top-k passages for a question."""
+        from .retrieve import retrieve
+
+        qvec = self.embeddings.embed_query_vector(question)
+        return retrieve(self.store, qvec, k or self.settings.top_k)
+
+    def answer(self, question: str, k: int | None = None) -> Answer:
+        """Answer a question from the articles, with ``[n]`` citations (or say the articles do not)."""
+        from .errors import RagError
+        from .retrieve import retrieve
+
+        question = (question or "").strip()
+        if not question:
+            raise RagError("the question is empty: ask something about the articles")
+        store, stats = self.store, self.term_stats
+        t0 = time.perf_counter()
+        qvec = self.embeddings.embed_query_vector(question)
+        t1 = time.perf_counter()
+        passages = retrieve(store, qvec, k or self.settings.top_k)
+        t2 = time.perf_counter()
+        result = extract_answer(
+            question, passages, stats, threshold=REFUSAL_THRESHOLD, max_quotes=self.settings.max_quotes
+        )
+        t3 = time.perf_counter()
+        result.timings_ms.update(embed=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3,
+                                 total=(t3 - t0) * 1e3)
+        return result
+
+    def as_retriever(self, k: int | None = None) -> BaseRetriever:
+        """This pipeline's retrieval as a LangChain retriever (imports LangChain's retriever stack)."""
+        from .lc import make_retriever
+
+        return make_retriever(self, k or self.settings.top_k)
+
+
+_default: RAG | None = None
+_default_lock = threading.Lock()
+
+
+def default_rag() -> RAG:
+    """The process-wide RAG built from environment settings."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = RAG()
+        return _default
+
+
+def answer(question: str, k: int | None = None) -> Answer:
+    """Answer an Arabic question from the default index (built from the sample articles on first use)."""
+    return default_rag().answer(question, k)
+

