@@ -47,6 +47,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_table, write_json, write_report
+
+    settings = _settings(args)
+    if args.k:
+        settings = settings.with_(top_k=args.k)
+    metrics, results = evaluate(args.gold, settings, corpus=args.corpus or None, progress=not args.no_progress)
+    print(format_table(metrics))
+    if args.json:
+        write_json(metrics, args.json)
+        print(f"metrics written to {args.json}")
+    if args.report:
+        write_report(metrics, results, args.report)
+        print(f"report written to {args.report}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -71,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
     pa.add_argument("--index-dir", type=Path)
     pa.set_defaults(func=cmd_ask)
+
+    pe = sub.add_parser("eval", help="measure retrieval and answers against a gold question set")
+    pe.add_argument("gold", type=Path, help="gold file: .jsonl (our format) or SQuAD v1.1 .json")
+    pe.add_argument("--corpus", type=Path, nargs="+", help="articles the JSONL questions are about (default: data/articles)")
+    pe.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    pe.add_argument("--report", type=Path, help="write a markdown report (with a PNG plot) here")
+    pe.add_argument("-k", type=int, default=None, help="passages given to the answerer (default 5)")
+    pe.add_argument("--retrieval", choices=["dense", "keyword", "hybrid"], help="retrieval mode")
+    pe.add_argument("--index-dir", type=Path)
+    pe.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pe.set_defaults(func=cmd_eval)
 
     pb = sub.add_parser("bench", help="measure indexing throughput, answer latency, cold start and memory")
     pb.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answer import TermStats
+from .answerer import TermStats
 from .arabic import analyze
 from .types import Chunk, Document
 

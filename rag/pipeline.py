@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answer import REFUSAL_THRESHOLD, TermStats, extract_answer
+from .answerer import REFUSAL_THRESHOLD, TermStats, extract_answer
 from .config import Settings
 from .errors import IndexMissingError
 from .types import Answer, Document, Passage
@@ -132,31 +132,35 @@ class RAG:
     # ---- asking --------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         """The top-k passages for a question."""
+        return self.search(question, k)[0]
+
+    def search(self, question: str, k: int | None = None) -> tuple[list[Passage], dict[str, float]]:
+        """Top-k passages and the time spent embedding and searching (ms)."""
         from .retrieve import retrieve
 
-        qvec = self.embeddings.embed_query_vector(question)
-        return retrieve(self.store, qvec, k or self.settings.top_k)
-
-    def answer(self, question: str, k: int | None = None) -> Answer:
-        """Answer a question from the articles, with ``[n]`` citations (or say the articles do not)."""
-        from .errors import RagError
-        from .retrieve import retrieve
-
-        question = (question or "").strip()
-        if not question:
-            raise RagError("the question is empty: ask something about the articles")
-        store, stats = self.store, self.term_stats
+        question = _check_question(question)
+        store = self.store
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
         passages = retrieve(store, qvec, k or self.settings.top_k)
         t2 = time.perf_counter()
-        result = extract_answer(
-            question, passages, stats, threshold=REFUSAL_THRESHOLD, max_quotes=self.settings.max_quotes
+        return passages, {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}
+
+    def answer_from(self, question: str, passages: Sequence[Passage]) -> Answer:
+        """The extractive answer to a question from already retrieved passages."""
+        return extract_answer(
+            question, passages, self.term_stats, threshold=REFUSAL_THRESHOLD, max_quotes=self.settings.max_quotes
         )
-        t3 = time.perf_counter()
-        result.timings_ms.update(embed=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3,
-                                 total=(t3 - t0) * 1e3)
+
+    def answer(self, question: str, k: int | None = None) -> Answer:
+        """Answer a question from the articles, with ``[n]`` citations (or say the articles do not)."""
+        passages, timings = self.search(question, k)
+        t0 = time.perf_counter()
+        result = self.answer_from(question, passages)
+        timings["answer"] = (time.perf_counter() - t0) * 1e3
+        timings["total"] = timings["embed"] + timings["search"] + timings["answer"]
+        result.timings_ms.update(timings)
         return result
 
     def as_retriever(self, k: int | None = None) -> BaseRetriever:
@@ -164,6 +168,15 @@ class RAG:
         from .lc import make_retriever
 
         return make_retriever(self, k or self.settings.top_k)
+
+
+def _check_question(question: str) -> str:
+    from .errors import RagError
+
+    question = (question or "").strip()
+    if not question:
+        raise RagError("the question is empty: ask something about the articles")
+    return question
 
 
 _default: RAG | None = None

