@@ -121,6 +121,8 @@ def stopwords() -> frozenset[str]:
 _QUESTION_WORDS = (
     "ما", "ماذا", "من", "متى", "أين", "كيف", "كم", "لماذا", "هل", "أي", "أية", "اي", "وما", "فما",
     "الذي", "التي", "الذين", "اللذان", "اللتان", "اللتين", "اللذين", "هو", "هي", "هم",
+    # A dangling article (typed questions often end in a stray "ال") is no word at all.
+    "ال",
 )
 
 

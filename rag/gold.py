@@ -50,7 +50,11 @@ def load_gold(path: str | Path) -> GoldSet:
     except UnicodeDecodeError as exc:
         raise GoldFormatError(f"{p} is not UTF-8 text") from exc
     stripped = text.lstrip()
-    if p.suffix.lower() == ".json" or (stripped.startswith("{") and '"data"' in stripped[:2000] and "\n{" not in stripped):
+    suffix = p.suffix.lower()
+    # Only a file with neither suffix is sniffed: a one-line .jsonl may well mention "data".
+    if suffix == ".json" or (
+        suffix != ".jsonl" and stripped.startswith("{") and '"data"' in stripped[:2000] and "\n{" not in stripped
+    ):
         return _load_squad(p, text, digest)
     return _load_jsonl(p, text, digest)
 

@@ -1,0 +1,154 @@
+"""How the answerer's weights and the refusal threshold were set (run it to see the tables).
+
+    python benchmarks/calibrate.py answerer   # sweep unit-scoring weights on ARCD + the seed set
+    python benchmarks/calibrate.py refusal    # features of answerable vs unanswerable questions
+
+Refusal calibration set (no hand-labelled unanswerable questions exist beyond the two of
+the seed set, so we make them from the data we have):
+- answerable: every ARCD question against the ARCD index, every answerable seed question
+  against the news articles;
+- unanswerable, off-topic: ARCD questions asked of the news articles, seed questions asked
+  of ARCD;
+- unanswerable, on-topic: each ARCD question asked of ARCD *without the article it comes
+  from* (all paragraphs sharing its title are filtered out of the ranking): same style,
+  same domain, answer absent — the hard case;
+- the two unanswerable seed questions.
+The threshold is the one that refuses at most 5% of the answerable questions while
+refusing as many unanswerable ones as possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rag import answerer as A  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.evaluate import best_over, contains, f1_score, prepare, strip_citations  # noqa: E402
+from rag.gold import load_gold  # noqa: E402
+from rag.pipeline import RAG  # noqa: E402
+
+SEED = ROOT.parent / "shared" / "gold" / "seed_qa.jsonl"
+ARCD = ROOT.parent / "shared" / "gold" / "arcd-train.json"
+MAX_ANSWERABLE_REFUSED = 0.05
+
+
+def _rag_for(gold_path: Path, settings: Settings) -> tuple[Any, RAG]:
+    gold = load_gold(gold_path)
+    rag = RAG(prepare(gold, settings, None))
+    rag.store  # noqa: B018 - load now
+    return gold, rag
+
+
+def retrieved(settings: Settings) -> dict[str, Any]:
+    """Retrieve once for every question of both sets (and the cross-corpus pairs)."""
+    seed, news = _rag_for(SEED, settings)
+    arcd, wiki = _rag_for(ARCD, settings)
+    k = settings.top_k
+    out: dict[str, Any] = {"news": news, "wiki": wiki, "seed": seed, "arcd": arcd}
+    out["seed_on_news"] = [(q, news.search(q.question, k)[0]) for q in seed.questions]
+    out["arcd_on_wiki"] = [(q, wiki.search(q.question, 30)[0]) for q in arcd.questions]
+    out["arcd_on_news"] = [(q, news.search(q.question, k)[0]) for q in arcd.questions]
+    out["seed_on_wiki"] = [(q, wiki.search(q.question, k)[0]) for q in seed.questions]
+    return out
+
+
+def sweep_answerer(data: dict[str, Any]) -> None:
+    """contains / F1 of the extractive answers for a grid of weights."""
+    grid = [
+        {"W_LOCAL": loc, "W_DENSE": wd, "W_TYPE": wt, "LONG_SENTENCE_CHARS": long}
+        for loc in (0.0, 1.0, 2.0) for wd in (2.0, 4.0) for wt in (0.25,) for long in (220, 300, 400)
+    ]
+    sets = [("seed", data["seed_on_news"], data["news"]), ("arcd", data["arcd_on_wiki"], data["wiki"])]
+    print("| W_LOCAL | W_DENSE | W_TYPE | LONG | seed contains | ARCD contains | ARCD F1 |")
+    print("|---|---|---|---|---|---|---|")
+    saved = {k: getattr(A, k) for k in grid[0]}
+    for params in grid:
+        for k, v in params.items():
+            setattr(A, k, v)
+        row = []
+        for _, rows, rag in sets:
+            c = f = n = 0.0
+            for q, ps in rows:
+                if not q.answerable:
+                    continue
+                a = A.extract_answer(q.question, ps[: rag.settings.top_k], rag.term_stats, threshold=-1e9)
+                text = strip_citations(a.text)
+                c += best_over(q.answers, contains, text)
+                f += best_over(q.answers, f1_score, text)
+                n += 1
+            row.append((c / n, f / n))
+        print(f"| {params['W_LOCAL']} | {params['W_DENSE']} | {params['W_TYPE']} | {params['LONG_SENTENCE_CHARS']} "
+              f"| {row[0][0]:.3f} | {row[1][0]:.3f} | {row[1][1]:.3f} |")
+    for k, v in saved.items():
+        setattr(A, k, v)
+
+
+def features(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Refusal scores for every calibration question, labels (1 = answerable) and group names."""
+    news, wiki = data["news"], data["wiki"]
+    k = news.settings.top_k
+    scores, labels, groups = [], [], []
+
+    def add(question: str, passages: list[Any], rag: RAG, label: int, group: str) -> None:
+        _, ev = A.score_units(question, passages[:k], rag.term_stats)
+        scores.append(A.refusal_score(ev))
+        labels.append(label)
+        groups.append(group)
+
+    for q, ps in data["seed_on_news"]:
+        add(q.question, ps, news, int(q.answerable), "seed" if q.answerable else "seed unanswerable")
+    titles = {d.doc_id: d.title for d in wiki.store.documents.values()}
+    for q, ps in data["arcd_on_wiki"]:
+        add(q.question, ps, wiki, 1, "arcd")
+        gold_title = titles[q.sources[0]]
+        rest = [p for p in ps if titles[p.chunk.doc_id] != gold_title]
+        add(q.question, [replace(p, rank=i + 1) for i, p in enumerate(rest)], wiki, 0, "arcd without its article")
+    for q, ps in data["arcd_on_news"]:
+        add(q.question, ps, news, 0, "arcd asked of news")
+    for q, ps in data["seed_on_wiki"]:
+        add(q.question, ps, wiki, 0, "seed asked of arcd")
+    return np.array(scores), np.array(labels), groups
+
+
+def calibrate_refusal(data: dict[str, Any]) -> float:
+    """Print refusal rates per group for candidate thresholds; return the chosen one."""
+    scores, labels, groups = features(data)
+    pos = np.sort(scores[labels == 1])
+    chosen = float(pos[int(np.floor(MAX_ANSWERABLE_REFUSED * len(pos)))])
+    names = list(dict.fromkeys(groups))
+    print("| threshold | " + " | ".join(f"{g} refused" for g in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for t in sorted({round(chosen, 3), *np.round(np.percentile(pos, [1, 2, 5, 10, 15]), 3)}):
+        cells = []
+        for g in names:
+            sel = np.array([x == g for x in groups])
+            cells.append(f"{np.mean(scores[sel] < t):.3f}")
+        mark = " (chosen)" if t == round(chosen, 3) else ""
+        print(f"| {t:.3f}{mark} | " + " | ".join(cells) + " |")
+    return chosen
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["answerer", "refusal"])
+    p.add_argument("--retrieval", default=None)
+    args = p.parse_args()
+    settings = Settings.from_env(retrieval=args.retrieval)
+    data = retrieved(settings)
+    if args.what == "answerer":
+        sweep_answerer(data)
+    else:
+        print(f"chosen threshold: {calibrate_refusal(data):.3f}")
+
+
+if __name__ == "__main__":
+    main()
