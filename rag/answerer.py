@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
 from .types import Answer, Citation, Passage
@@ -122,8 +123,16 @@ def _matches(word: frozenset[str], keys: set[str] | frozenset[str]) -> bool:
     )
 
 
-def _word_keys(text: str) -> list[frozenset[str]]:
-    return [frozenset(keys) for keys in analyze_words(text)]
+@lru_cache(maxsize=50_000)
+def _word_keys(text: str) -> tuple[frozenset[str], ...]:
+    # Cached: the same sentences of the top passages come back question after question.
+    return tuple(frozenset(keys) for keys in analyze_words(text))
+
+
+def _dense(p: Passage) -> float:
+    # The cosine, whatever the ranking score of the retrieval mode: the weights and the
+    # refusal threshold are calibrated on cosines.
+    return p.score if p.dense_score is None else p.dense_score
 
 
 def _numbers(text: str) -> set[str]:
@@ -137,7 +146,7 @@ def score_units(question: str, passages: Sequence[Passage], stats: TermStats) ->
     total = sum(idf) or 1.0
     kind = answer_type(question)
     q_numbers = _numbers(question)
-    top_dense = passages[0].score if passages else 0.0
+    top_dense = max((_dense(p) for p in passages), default=0.0)
 
     # First pass: which question words each candidate unit contains.
     cands: list[tuple[Passage, int, int, str, list[bool]]] = []
@@ -170,7 +179,7 @@ def score_units(question: str, passages: Sequence[Passage], stats: TermStats) ->
             bonus = W_TYPE
         elif kind == "date" and (_numbers(utext) - q_numbers or _MONTH.search(utext)):
             bonus = W_TYPE
-        score = W_LEXICAL * focus + W_DENSE * (p.score - top_dense) + bonus * min(1.0, 2 * coverage)
+        score = W_LEXICAL * focus + W_DENSE * (_dense(p) - top_dense) + bonus * min(1.0, 2 * coverage)
         units.append(Unit(p, start, end, utext, score, coverage))
     units.sort(key=lambda u: -u.score)
     seen = [any(c[4][i] for c in cands) for i in range(len(q_words))]

@@ -112,10 +112,22 @@ def stopwords() -> frozenset[str]:
     """Arabic function words, normalised, including their clitic-attached forms (from `arabic-stopwords`)."""
     from arabicstopwords import arabicstopwords as asw  # small pure-Python list, loaded on first use
 
-    words = {normalize_arabic(w) for w in asw.stopwords_list()}
+    words = {stop_key(w) for w in asw.stopwords_list()}
     # Interrogatives: they shape the question but never appear in the answer sentence.
-    words |= {normalize_arabic(w) for w in _QUESTION_WORDS}
+    words |= {stop_key(w) for w in _QUESTION_WORDS}
     return frozenset(words)
+
+
+_ALEFS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"})
+
+
+def stop_key(word: str) -> str:
+    """The form a word is looked up in the stopword list by: no diacritics, one alef.
+
+    Lighter than normalize_arabic on purpose: with ة→ه and ى→ي too, content words collide
+    with function words ("آلية" mechanism → "اليه" like "إليه" to him; "علي" Ali like "على").
+    """
+    return _DIACRITICS.sub("", word).replace(_TATWEEL, "").translate(_ALEFS).lower()
 
 
 _QUESTION_WORDS = (
@@ -155,7 +167,7 @@ def analyze_words(text: str) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
         key = normalize_arabic(raw)
-        if key in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
+        if stop_key(raw) in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
             continue
         if key[0].isdigit():
             out.append((key,))

@@ -93,7 +93,7 @@ def build_scaled_index(settings: Settings, docs: list[Document], target: int, wo
     """An index of ~``target`` chunks: real chunks, plus copies whose vectors are perturbed real vectors."""
     from .chunk import chunk_documents
     from .embed import make_embeddings
-    from .keywords import write_term_stats
+    from .keywords import INDEX_WRITERS
     from .store import FORMAT_VERSION, embedding_text, write_generation
 
     emb = make_embeddings(settings)
@@ -120,7 +120,7 @@ def build_scaled_index(settings: Settings, docs: list[Document], target: int, wo
         "n_chunks": len(all_chunks),
         "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path} for d in all_docs},
     }
-    write_generation(s.index_dir, manifest, all_docs, all_chunks, matrix, [write_term_stats])
+    write_generation(s.index_dir, manifest, all_docs, all_chunks, matrix, INDEX_WRITERS)
     return s
 
 

@@ -41,7 +41,7 @@ class Settings:
     chunk_tokens: int = 480
     chunk_overlap: int = 64
     # Retrieval and answering.
-    retrieval: str = "dense"
+    retrieval: str = "hybrid"
     top_k: int = 5
     max_quotes: int = 2
 

@@ -100,13 +100,15 @@ class SentenceTransformerEmbeddings(ArrayEmbeddings):
         source = str(path.resolve()) if looks_like_path else model
         try:
             self._model = SentenceTransformer(source, device="cpu", local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - the hub raises many types; all mean "not here"
+        except Exception as exc:  # the hub raises many types; all mean "not here"
             raise ModelUnavailableError(
                 f"cannot load sentence-transformers model {model!r} offline ({type(exc).__name__}). "
                 "Give the absolute path of a model directory, or download it first on a machine with internet."
             ) from exc
         self.name = f"sentence-transformers/{path.name if looks_like_path else model}"
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        # sentence-transformers 5 renamed the method and warns on the old name at every load.
+        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim_of() or 0)
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
 

@@ -93,7 +93,8 @@ class QuestionResult:
 def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage], latency_ms: float) -> QuestionResult:
     """Compute the metrics of one answered question."""
     prediction = strip_citations(result.text) if result.answered else ""
-    gold_rank = next((p.rank for p in passages[:10] if p.chunk.doc_id in q.sources), None)
+    # A passage whose exact text also stands in a gold article (shown once) counts as that article's.
+    gold_rank = next((p.rank for p in passages[:10] if {p.chunk.doc_id, *p.also_in} & set(q.sources)), None)
     norm_golds = [normalize_answer(a) for a in q.answers if normalize_answer(a)]
     in_passage = any(g in normalize_answer(p.chunk.text) for p in passages[:5] for g in norm_golds)
     supported: bool | None = None
@@ -130,7 +131,8 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
     """The metrics dict (key names fixed by the eval issue)."""
     ans = [r for r in results if r.answerable]
     unans = [r for r in results if not r.answerable]
-    retrieval = {f"hit@{k}": _mean([float(r.gold_rank is not None and r.gold_rank <= k) for r in ans]) for k in (1, 3, 5, 10)}
+    retrieval = {f"hit@{k}": _mean([float(r.gold_rank is not None and r.gold_rank <= k) for r in ans])
+                 for k in (1, 3, 5, 10)}
     retrieval["mrr@10"] = _mean([1.0 / r.gold_rank if r.gold_rank else 0.0 for r in ans])
     retrieval["answer_in_passage@5"] = _mean([float(r.answer_in_passage5) for r in ans])
     cited = [r for r in ans if r.citations_supported is not None]
@@ -292,12 +294,16 @@ def failures(results: Sequence[QuestionResult]) -> list[QuestionResult]:
     """Questions a person should look at: missed retrieval, wrong answer, or wrong refusal."""
     return [
         r for r in results
-        if (r.answerable and (not r.contains or r.gold_rank is None or r.gold_rank > 5)) or (not r.answerable and r.answered)
+        if (r.answerable and (not r.contains or r.gold_rank is None or r.gold_rank > 5))
+        or (not r.answerable and r.answered)
     ]
 
 
-def write_report(metrics: dict[str, Any], results: Sequence[QuestionResult], path: Path, max_failures: int = 100) -> None:
+def write_report(
+    metrics: dict[str, Any], results: Sequence[QuestionResult], path: Path, max_failures: int = 100
+) -> None:
     """Markdown report: the table, the plot (PNG next to it), and the failed questions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     png = path.with_suffix(".png")
     plot(results, metrics, png)
     fails = failures(results)
@@ -325,4 +331,5 @@ def write_report(metrics: dict[str, Any], results: Sequence[QuestionResult], pat
 
 def write_json(metrics: dict[str, Any], path: Path) -> None:
     """The metrics dict as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")

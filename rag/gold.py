@@ -120,7 +120,10 @@ def _load_squad(p: Path, text: str, digest: str) -> GoldSet:
                 Document(doc_id=doc_id, title=title or doc_id, text=context.strip(), path=str(p),
                          content_hash=hashlib.sha256(f"{title}\n{context}".encode()).hexdigest())
             )
-            for qi, qa in enumerate(para.get("qas", [])):
+            qas = para.get("qas") or []
+            if not isinstance(qas, list):
+                raise GoldFormatError(f"{where}: 'qas' must be a list of questions")
+            for qi, qa in enumerate(qas):
                 qwhere = f"{where}.qas[{qi}]"
                 q = qa.get("question") if isinstance(qa, dict) else None
                 if not isinstance(q, str) or not q.strip():
@@ -131,8 +134,8 @@ def _load_squad(p: Path, text: str, digest: str) -> GoldSet:
                 # Crowd-written ARCD questions carry list dashes and stray spaces: " - من هو …؟ "
                 clean_q = q.strip().lstrip("-–— ").strip()
                 questions.append(
-                    GoldQuestion(str(qa.get("id", f"{doc_id}-{qi}")), clean_q, tuple(dict.fromkeys(answers)), (doc_id,),
-                                 True, qwhere)
+                    GoldQuestion(str(qa.get("id", f"{doc_id}-{qi}")), clean_q, tuple(dict.fromkeys(map(str, answers))),
+                                 (doc_id,), True, qwhere)
                 )
     if not questions:
         raise GoldFormatError(f"{p} holds no questions")

@@ -10,8 +10,9 @@ Layout of ``<generation>/keywords/`` (bm25s's own file names, so ``bm25s.BM25.lo
     nonoccurrence_array.index.npy   (BM25L / BM25+ only) the score of a term a chunk lacks
     analysis.json            analyzer name, chunk count and a digest of the chunk ids
 
-The index is rebuilt from all chunks at every build (it costs well under a second for 10k
-chunks), so it always holds exactly the generation's chunks in ``IndexStore.chunks`` order.
+The index is rebuilt from all chunks at every build (2-4 s for 10k chunks, nearly all of it
+Arabic analysis; embedding them takes minutes), so it always holds exactly the generation's
+chunks in ``IndexStore.chunks`` order, whichever articles were re-embedded.
 bm25s computes the weights at build time; a query only sums a few precomputed columns, which
 numpy does directly: importing bm25s pulls in scipy (~0.4 s) that ``rag ask`` need not pay.
 """
@@ -40,7 +41,7 @@ ANALYSIS = "analysis.json"
 FORMAT_VERSION = 1
 # Change it whenever analyze_for_bm25 (or rag.arabic.analyze) changes what it emits: an index
 # analysed differently must be rebuilt, not queried with mismatching terms.
-ANALYZER = "snowball-stopwords/v1"
+ANALYZER = "snowball-stopwords/v2"
 
 _DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 _VOCAB, _PARAMS, _NONOCC = "vocab.index.json", "params.index.json", "nonoccurrence_array.index.npy"
@@ -252,3 +253,7 @@ def load_term_stats(gen: Path) -> TermStats:
     """Read the term statistics of an index generation."""
     raw = json.loads((gen / TERM_STATS).read_text(encoding="utf-8"))
     return TermStats(int(raw["n_chunks"]), raw["df"])
+
+
+# Everything the keyword side writes into a new index generation, in order.
+INDEX_WRITERS = (write_term_stats, write_keyword_index)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .embed import ArrayEmbeddings
     from .ingest import Skipped
+    from .keywords import KeywordIndex
     from .store import BuildReport, IndexStore
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -55,6 +56,7 @@ class RAG:
         self.progress = progress
         self._store: IndexStore | None = None
         self._stats: TermStats | None = None
+        self._keywords: KeywordIndex | None = None
         self._lock = threading.Lock()
 
     # ---- loaded state --------------------------------------------------------------------
@@ -93,6 +95,16 @@ class RAG:
             self._stats = load_term_stats(self.store.path)
         return self._stats
 
+    @property
+    def keywords(self) -> KeywordIndex:
+        """The BM25 index of the loaded generation (loaded on first use, checked against its chunks)."""
+        if self._keywords is None:
+            from .keywords import KeywordIndex
+
+            store = self.store
+            self._keywords = KeywordIndex.load(store.path, store.chunks)
+        return self._keywords
+
     # ---- building ------------------------------------------------------------------------
     def index(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False) -> tuple[BuildReport, list[Skipped]]:
         """(Re)index the given files/folders (default: the configured corpus); only new or changed articles are embedded."""
@@ -104,16 +116,17 @@ class RAG:
 
     def index_documents(self, docs: Sequence[Document], *, rebuild: bool = False, keep: Sequence[str] = ()) -> BuildReport:
         """Make the index hold exactly ``docs`` (plus ``keep``), embedding only what changed."""
-        from .keywords import write_term_stats
+        from .keywords import INDEX_WRITERS
         from .store import build_index
 
         report = build_index(
             self.settings, docs, self.embeddings, rebuild=rebuild, keep=keep,
             progress=self.progress if self.progress is not None else tqdm_progress("embedding"),
-            extra_writers=[write_term_stats],
+            extra_writers=INDEX_WRITERS,
         )
         self._store = None
         self._stats = None
+        self._keywords = None
         return report
 
     def _doc_ids_of_paths(self, paths: Sequence[str]) -> list[str]:
@@ -140,10 +153,12 @@ class RAG:
 
         question = _check_question(question)
         store = self.store
+        keywords = self.keywords if self.settings.retrieval != "dense" else None
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
-        passages = retrieve(store, qvec, k or self.settings.top_k)
+        passages = retrieve(store, qvec, k or self.settings.top_k, question=question, mode=self.settings.retrieval,
+                            keywords=keywords)
         t2 = time.perf_counter()
         return passages, {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}
 

@@ -42,6 +42,9 @@ class Passage:
     source: str | None = None
     author: str | None = None
     rank: int = 0
+    dense_score: float | None = None  # cosine of question and chunk (every retrieval mode fills it)
+    keyword_score: float | None = None  # BM25 score, in keyword and hybrid modes
+    also_in: tuple[str, ...] = ()  # other articles carrying exactly this passage text (shown once)
 
 
 @dataclass(frozen=True)
