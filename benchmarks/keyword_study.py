@@ -149,7 +149,7 @@ def light10(key: str) -> str:
         key = key[1:]
     for a in _L10_ARTICLES:
         if key.startswith(a) and len(key) - len(a) >= 2:
-            key = key[len(a):]
+            key = key[len(a) :]
             break
     for s in _L10_SUFFIXES:
         if key.endswith(s) and len(key) - len(s) >= 2:
@@ -311,14 +311,18 @@ def replicate(case: Case, n: int, vary: bool) -> tuple[list[Document], list[Chun
         def mutate(text: str, r: int = r, code: str = code) -> str:
             if not vary or r == 0:
                 return text
-            return _LONG_WORD.sub(lambda m: m.group(1) + code if zlib.crc32(m.group(1).encode()) % 2 else m.group(1),
-                                  text)
+            return _LONG_WORD.sub(
+                lambda m: m.group(1) + code if zlib.crc32(m.group(1).encode()) % 2 else m.group(1), text
+            )
 
         tag = f" نسخة{r}"
-        docs += [Document(f"{d.doc_id}~{r}", mutate(d.title) + tag, d.text, d.path, d.content_hash)
-                 for d in case.documents]
-        chunks += [Chunk(f"{c.chunk_id}~{r}", f"{c.doc_id}~{r}", mutate(c.text) + tag, c.start, c.end, c.ordinal)
-                   for c in case.chunks]
+        docs += [
+            Document(f"{d.doc_id}~{r}", mutate(d.title) + tag, d.text, d.path, d.content_hash) for d in case.documents
+        ]
+        chunks += [
+            Chunk(f"{c.chunk_id}~{r}", f"{c.doc_id}~{r}", mutate(c.text) + tag, c.start, c.end, c.ordinal)
+            for c in case.chunks
+        ]
     return docs, chunks[:n]
 
 
@@ -382,8 +386,9 @@ def timings(case: Case, n: int, vary: bool) -> dict[str, float]:
         out["query_ms_p99"] = per_q[int(len(per_q) * 0.99)]
         out["busy_loop_control_ms_median"] = control[len(control) // 2]
         out["busy_loop_control_ms_p99"] = control[int(len(control) * 0.99)]
-        cold = subprocess.run([sys.executable, "-c", _LOAD_SNIPPET, str(gen)], capture_output=True, text=True,
-                              cwd=ROOT, check=True)
+        cold = subprocess.run(
+            [sys.executable, "-c", _LOAD_SNIPPET, str(gen)], capture_output=True, text=True, cwd=ROOT, check=True
+        )
         out.update({f"cold_{k}": v for k, v in json.loads(cold.stdout).items()})
         # The same files read by bm25s itself give the same top hits (the layout is bm25s's).
         import bm25s
@@ -401,14 +406,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="analyzers only: skip the BM25 sweep and timings")
     args = ap.parse_args()
     arcd, seed = arcd_case(), seed_case()
-    print(f"ARCD: {len(arcd.documents)} docs, {len(arcd.chunks)} chunks, {len(arcd.questions)} questions; "
-          f"seed: {len(seed.documents)} docs, {len(seed.chunks)} chunks, {len(seed.questions)} questions\n")
+    print(
+        f"ARCD: {len(arcd.documents)} docs, {len(arcd.chunks)} chunks, {len(arcd.questions)} questions; "
+        f"seed: {len(seed.documents)} docs, {len(seed.chunks)} chunks, {len(seed.questions)} questions\n"
+    )
 
     for case in (arcd, seed):
         rows = [(name, evaluate(case, a)) for name, a in VARIANTS.items()]
         base = dict(rows)[BASELINE]
-        print(f"### Analyzers, {case.name} (BM25 {DEFAULT_BM25.method} k1={DEFAULT_BM25.k1} b={DEFAULT_BM25.b}, "
-              "titles indexed)\n")
+        print(
+            f"### Analyzers, {case.name} (BM25 {DEFAULT_BM25.method} k1={DEFAULT_BM25.k1} b={DEFAULT_BM25.b}, "
+            "titles indexed)\n"
+        )
         print(table(rows, "analyzer", base) + "\n")
 
     print("### Titles, ARCD (analyze_for_bm25)\n")
@@ -427,8 +436,10 @@ def main() -> None:
         for b in (0.3, 0.5, 0.75, 0.9, 1.0):
             rows.append((f"lucene k1={k1} b={b}", evaluate(arcd, analyze_for_bm25, BM25Params("lucene", k1, b))))
     print(table(rows, "BM25", base) + "\n")
-    rows = [(f"lucene k1={k1} b={b}", evaluate(seed, analyze_for_bm25, BM25Params("lucene", k1, b)))
-            for k1, b in ((1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (1.2, 0.9))]
+    rows = [
+        (f"lucene k1={k1} b={b}", evaluate(seed, analyze_for_bm25, BM25Params("lucene", k1, b)))
+        for k1, b in ((1.2, 0.75), (0.9, 0.4), (1.5, 0.75), (1.2, 0.9))
+    ]
     print("### BM25 settings, seed (analyze_for_bm25)\n")
     print(table(rows, "BM25") + "\n")
 
@@ -436,8 +447,11 @@ def main() -> None:
     runs = {"copies": timings(arcd, 10_000, vary=False), "copies, growing vocabulary": timings(arcd, 10_000, vary=True)}
     print("| measure | " + " | ".join(runs) + " |\n|---|" + "---:|" * len(runs))
     for key in runs["copies"]:
-        print(f"| {key} | " + " | ".join(f"{r[key]:.2f}" if isinstance(r[key], float) else f"{r[key]}"
-                                       for r in runs.values()) + " |")
+        print(
+            f"| {key} | "
+            + " | ".join(f"{r[key]:.2f}" if isinstance(r[key], float) else f"{r[key]}" for r in runs.values())
+            + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,23 @@ from .pipeline import RAG, answer
 from .types import Answer, Chunk, Citation, Document, Passage
 
 __all__ = [
-    "RAG", "Answer", "Chunk", "Citation", "ConfigError", "Document", "GoldFormatError", "IndexCorruptError",
-    "IndexMismatchError", "IndexMissingError", "IngestError", "ModelUnavailableError", "NoDocumentsError",
-    "Passage", "RagError", "Settings", "StoreError", "answer",
+    "RAG",
+    "Answer",
+    "Chunk",
+    "Citation",
+    "ConfigError",
+    "Document",
+    "GoldFormatError",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexMissingError",
+    "IngestError",
+    "ModelUnavailableError",
+    "NoDocumentsError",
+    "Passage",
+    "RagError",
+    "Settings",
+    "StoreError",
+    "answer",
 ]
 __version__ = "0.1.0"

@@ -53,9 +53,7 @@ def normalize_arabic(text: str) -> str:
 # A sentence ends at . ! ? ؟ ؛ (optionally followed by closing quotes/brackets) or a line break.
 # A full stop between two digits ("3.6") or inside an abbreviation/URL ("Almaghribtoday.net")
 # is not a sentence end, hence the look-arounds.
-_SENTENCE_END = re.compile(
-    r"""(?:(?<!\d)\.(?!\w)|(?<=\d)\.(?!\d)|[!?؟؛…])["'”’»)\]]*(?=\s|$)|\n+"""
-)
+_SENTENCE_END = re.compile(r"""(?:(?<!\d)\.(?!\w)|(?<=\d)\.(?!\d)|[!?؟؛…])["'”’»)\]]*(?=\s|$)|\n+""")
 # Clause boundaries inside a long Arabic sentence: the Arabic comma and semicolon-like marks.
 _CLAUSE_END = re.compile(r"[،,;:](?=\s)")
 
@@ -131,8 +129,30 @@ def stop_key(word: str) -> str:
 
 
 _QUESTION_WORDS = (
-    "ما", "ماذا", "من", "متى", "أين", "كيف", "كم", "لماذا", "هل", "أي", "أية", "اي", "وما", "فما",
-    "الذي", "التي", "الذين", "اللذان", "اللتان", "اللتين", "اللذين", "هو", "هي", "هم",
+    "ما",
+    "ماذا",
+    "من",
+    "متى",
+    "أين",
+    "كيف",
+    "كم",
+    "لماذا",
+    "هل",
+    "أي",
+    "أية",
+    "اي",
+    "وما",
+    "فما",
+    "الذي",
+    "التي",
+    "الذين",
+    "اللذان",
+    "اللتان",
+    "اللتين",
+    "اللذين",
+    "هو",
+    "هي",
+    "هم",
     # A dangling article (typed questions often end in a stray "ال") is no word at all.
     "ال",
 )
@@ -145,7 +165,7 @@ def content_terms(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> "Stemmer.Stemmer":  # type: ignore[name-defined]  # noqa: F821
+def _stemmer() -> Stemmer.Stemmer:  # type: ignore[name-defined]  # noqa: F821
     import Stemmer  # PyStemmer: Snowball's Arabic stemmer compiled to C
 
     return Stemmer.Stemmer("arabic")

@@ -67,7 +67,7 @@ def bench_indexing(settings: Settings, docs: list[Document], n_chunks: int, work
         chosen.append(d)
         count += len(chunk_documents([d], chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap))
     s = replace(settings, index_dir=work / "throughput")
-    rag = RAG(s, progress=lambda total: (lambda n: None))
+    rag = RAG(s, progress=lambda total: lambda n: None)
     t0 = time.perf_counter()
     report = rag.index_documents(chosen, rebuild=True)
     ours = time.perf_counter() - t0
@@ -198,4 +198,3 @@ def run_bench(settings: Settings, quick: bool = False) -> dict[str, Any]:
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
-

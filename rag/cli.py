@@ -86,13 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question")
     pa.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     pa.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
+    pa.add_argument("--retrieval", choices=["dense", "keyword", "hybrid"], help="retrieval mode (default hybrid)")
     pa.add_argument("--index-dir", type=Path)
     pa.set_defaults(func=cmd_ask)
 
     pe = sub.add_parser("eval", help="measure retrieval and answers against a gold question set")
     pe.add_argument("gold", type=Path, help="gold file: .jsonl (our format) or SQuAD v1.1 .json")
-    pe.add_argument("--corpus", type=Path, nargs="+",
-                    help="articles the JSONL questions are about (default: data/articles)")
+    pe.add_argument(
+        "--corpus", type=Path, nargs="+", help="articles the JSONL questions are about (default: data/articles)"
+    )
     pe.add_argument("--json", type=Path, help="write the metrics as JSON here")
     pe.add_argument("--report", type=Path, help="write a markdown report (with a PNG plot) here")
     pe.add_argument("-k", type=int, default=None, help="passages given to the answerer (default 5)")

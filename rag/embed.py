@@ -45,9 +45,7 @@ class ArrayEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self.embed_query_vector(text).tolist()  # type: ignore[no-any-return]
 
-    def embed_in_batches(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_in_batches(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed many passages, reporting progress after each batch."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i in range(0, len(texts), BATCH):
@@ -123,6 +121,33 @@ class SentenceTransformerEmbeddings(ArrayEmbeddings):
 
     def embed_query_vector(self, text: str) -> np.ndarray:
         return self._encode([self.query_prompt + text])[0]
+
+
+# Question / answering-sentence pairs, Arabic and English, to measure where a model's cosines
+# sit: models differ widely (e5: ~0.88 for a matching pair and ~0.75 for an unrelated one;
+# MiniLM: ~0.6 and ~0.05), and the refusal rule must hold for whichever model built the index.
+PROBES = (
+    ("كم عدد سكان مصر؟", "يبلغ عدد سكان مصر أكثر من مئة مليون نسمة وفق آخر تعداد رسمي."),
+    ("من هو رئيس وزراء بريطانيا؟", "قال رئيس الوزراء البريطاني في مؤتمر صحفي إن الحكومة ستخفض الضرائب."),
+    ("متى افتتح المتحف الجديد؟", "افتتح المتحف الجديد أبوابه للزوار في مارس من العام الماضي."),
+    ("أين عقدت القمة العربية؟", "عقدت القمة العربية في العاصمة السعودية الرياض بحضور القادة العرب."),
+    ("ما سبب ارتفاع أسعار النفط؟", "ارتفعت أسعار النفط بسبب خفض الإنتاج وتزايد الطلب العالمي."),
+    ("how many people live in Tokyo?", "Tokyo has a population of about fourteen million people."),
+    ("who wrote the novel?", "The novel was written by a young author from Lagos in 1998."),
+    ("when did the bridge open?", "The bridge opened to traffic in the spring of 2004."),
+)
+
+
+def measure_scale(emb: ArrayEmbeddings) -> dict[str, float]:
+    """Median cosine of matching and of mismatched probe pairs for this model (recorded in the manifest)."""
+    queries = np.stack([emb.embed_query_vector(q) for q, _ in PROBES])
+    passages = emb.embed_passages([p for _, p in PROBES])
+    sims = queries @ passages.T
+    related = float(np.median(np.diag(sims)))
+    unrelated = float(np.median(sims[~np.eye(len(PROBES), dtype=bool)]))
+    if related - unrelated < 1e-3:  # a model that cannot tell them apart: keep raw cosines
+        return {"related": 1.0, "unrelated": 0.0}
+    return {"related": round(related, 4), "unrelated": round(unrelated, 4)}
 
 
 def make_embeddings(settings: Settings) -> ArrayEmbeddings:

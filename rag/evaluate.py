@@ -100,16 +100,23 @@ def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage],
     supported: bool | None = None
     if result.citations:
         supported = all(
-            c.doc_id in q.sources or any(g in normalize_answer(c.passage) for g in norm_golds)
-            for c in result.citations
+            c.doc_id in q.sources or any(g in normalize_answer(c.passage) for g in norm_golds) for c in result.citations
         )
     return QuestionResult(
-        qid=q.qid, question=q.question, answers=q.answers, sources=q.sources, answerable=q.answerable,
-        answer=result.text, answered=result.answered, gold_rank=gold_rank, answer_in_passage5=in_passage,
+        qid=q.qid,
+        question=q.question,
+        answers=q.answers,
+        sources=q.sources,
+        answerable=q.answerable,
+        answer=result.text,
+        answered=result.answered,
+        gold_rank=gold_rank,
+        answer_in_passage5=in_passage,
         em=best_over(q.answers, exact_match, prediction) if q.answerable else 0.0,
         f1=best_over(q.answers, f1_score, prediction) if q.answerable else 0.0,
         contains=best_over(q.answers, contains, prediction) if q.answerable else 0.0,
-        citations_supported=supported, latency_ms=latency_ms,
+        citations_supported=supported,
+        latency_ms=latency_ms,
         retrieved=tuple((p.chunk.doc_id, round(p.score, 4), p.chunk.text) for p in passages[:5]),
     )
 
@@ -131,8 +138,9 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
     """The metrics dict (key names fixed by the eval issue)."""
     ans = [r for r in results if r.answerable]
     unans = [r for r in results if not r.answerable]
-    retrieval = {f"hit@{k}": _mean([float(r.gold_rank is not None and r.gold_rank <= k) for r in ans])
-                 for k in (1, 3, 5, 10)}
+    retrieval = {
+        f"hit@{k}": _mean([float(r.gold_rank is not None and r.gold_rank <= k) for r in ans]) for k in (1, 3, 5, 10)
+    }
     retrieval["mrr@10"] = _mean([1.0 / r.gold_rank if r.gold_rank else 0.0 for r in ans])
     retrieval["answer_in_passage@5"] = _mean([float(r.answer_in_passage5) for r in ans])
     cited = [r for r in ans if r.citations_supported is not None]
@@ -141,15 +149,20 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
         "n_questions": len(results),
         "n_answerable": len(ans),
         "retrieval": retrieval,
-        "answer": {"em": _mean([r.em for r in ans]), "f1": _mean([r.f1 for r in ans]),
-                   "contains": _mean([r.contains for r in ans])},
+        "answer": {
+            "em": _mean([r.em for r in ans]),
+            "f1": _mean([r.f1 for r in ans]),
+            "contains": _mean([r.contains for r in ans]),
+        },
         "citations": {"supported": _mean([float(bool(r.citations_supported)) for r in cited])},
         "refusal": {
             "unanswerable_refused": _mean([float(not r.answered) for r in unans]) if unans else None,
             "answerable_refused": _mean([float(not r.answered) for r in ans]),
         },
-        "latency_ms": {"p50": _percentile([r.latency_ms for r in results], 0.5),
-                       "p95": _percentile([r.latency_ms for r in results], 0.95)},
+        "latency_ms": {
+            "p50": _percentile([r.latency_ms for r in results], 0.5),
+            "p95": _percentile([r.latency_ms for r in results], 0.95),
+        },
         "config": config,
     }
 
@@ -185,8 +198,11 @@ def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) ->
         return s
     if corpus:
         key = hashlib.sha256("\0".join(sorted(str(Path(p).resolve()) for p in corpus)).encode()).hexdigest()[:16]
-        s = replace(settings, index_dir=cache_dir(settings) / f"corpus-{key}-{_fingerprint(settings)}",
-                    corpus=tuple(Path(p) for p in corpus))
+        s = replace(
+            settings,
+            index_dir=cache_dir(settings) / f"corpus-{key}-{_fingerprint(settings)}",
+            corpus=tuple(Path(p) for p in corpus),
+        )
         RAG(s).index(list(corpus))
         return s
     return settings
@@ -262,8 +278,9 @@ def format_table(m: dict[str, Any]) -> str:
         ("latency p50 / p95 (ms)", f"{m['latency_ms']['p50']:.1f} / {m['latency_ms']['p95']:.1f}"),
     ]
     width = max(len(k) for k, _ in rows)
-    return "\n".join([f"{m['dataset']} (retrieval={m['config'].get('retrieval')})"] +
-                     [f"  {k.ljust(width)}  {v}" for k, v in rows])
+    return "\n".join(
+        [f"{m['dataset']} (retrieval={m['config'].get('retrieval')})"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    )
 
 
 def plot(results: Sequence[QuestionResult], metrics: dict[str, Any], path: Path) -> None:
@@ -279,8 +296,13 @@ def plot(results: Sequence[QuestionResult], metrics: dict[str, Any], path: Path)
     ax1.set(xlabel="k", ylabel="hit@k", title="Gold source in top k", ylim=(0, 1.02), xticks=list(HIT_KS))
     ax1.grid(alpha=0.3)
     names = ["EM", "F1", "contains", "cites ok", "mrr@10"]
-    values = [metrics["answer"]["em"], metrics["answer"]["f1"], metrics["answer"]["contains"],
-              metrics["citations"]["supported"], metrics["retrieval"]["mrr@10"]]
+    values = [
+        metrics["answer"]["em"],
+        metrics["answer"]["f1"],
+        metrics["answer"]["contains"],
+        metrics["citations"]["supported"],
+        metrics["retrieval"]["mrr@10"],
+    ]
     bars = ax2.bar(names, values, color="#4c72b0")
     ax2.bar_label(bars, fmt="%.2f")
     ax2.set(ylim=(0, 1.1), title="Answers")
@@ -293,7 +315,8 @@ def plot(results: Sequence[QuestionResult], metrics: dict[str, Any], path: Path)
 def failures(results: Sequence[QuestionResult]) -> list[QuestionResult]:
     """Questions a person should look at: missed retrieval, wrong answer, or wrong refusal."""
     return [
-        r for r in results
+        r
+        for r in results
         if (r.answerable and (not r.contains or r.gold_rank is None or r.gold_rank > 5))
         or (not r.answerable and r.answered)
     ]
@@ -307,14 +330,30 @@ def write_report(
     png = path.with_suffix(".png")
     plot(results, metrics, png)
     fails = failures(results)
-    lines = [f"# Evaluation: {metrics['dataset']}", "", "```", format_table(metrics), "```", "",
-             f"![hit@k and answer metrics]({png.name})", "", f"## Failed questions ({len(fails)})", ""]
+    lines = [
+        f"# Evaluation: {metrics['dataset']}",
+        "",
+        "```",
+        format_table(metrics),
+        "```",
+        "",
+        f"![hit@k and answer metrics]({png.name})",
+        "",
+        f"## Failed questions ({len(fails)})",
+        "",
+    ]
     if len(fails) > max_failures:
         lines += [f"(the first {max_failures} are listed)", ""]
     for r in fails[:max_failures]:
-        why = ("answered, but the articles do not say" if not r.answerable else
-               "refused" if not r.answered else
-               "gold source not in top 5" if r.gold_rank is None or r.gold_rank > 5 else "answer lacks the gold answer")
+        why = (
+            "answered, but the articles do not say"
+            if not r.answerable
+            else "refused"
+            if not r.answered
+            else "gold source not in top 5"
+            if r.gold_rank is None or r.gold_rank > 5
+            else "answer lacks the gold answer"
+        )
         lines += [
             f"### {r.qid}: {r.question}",
             "",

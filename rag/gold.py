@@ -117,8 +117,13 @@ def _load_squad(p: Path, text: str, digest: str) -> GoldSet:
                 raise GoldFormatError(f"{where} has no 'context'")
             doc_id = f"squad-{ai:04d}-{pi:03d}"
             docs.append(
-                Document(doc_id=doc_id, title=title or doc_id, text=context.strip(), path=str(p),
-                         content_hash=hashlib.sha256(f"{title}\n{context}".encode()).hexdigest())
+                Document(
+                    doc_id=doc_id,
+                    title=title or doc_id,
+                    text=context.strip(),
+                    path=str(p),
+                    content_hash=hashlib.sha256(f"{title}\n{context}".encode()).hexdigest(),
+                )
             )
             qas = para.get("qas") or []
             if not isinstance(qas, list):
@@ -134,8 +139,14 @@ def _load_squad(p: Path, text: str, digest: str) -> GoldSet:
                 # Crowd-written ARCD questions carry list dashes and stray spaces: " - من هو …؟ "
                 clean_q = q.strip().lstrip("-–— ").strip()
                 questions.append(
-                    GoldQuestion(str(qa.get("id", f"{doc_id}-{qi}")), clean_q, tuple(dict.fromkeys(map(str, answers))),
-                                 (doc_id,), True, qwhere)
+                    GoldQuestion(
+                        str(qa.get("id", f"{doc_id}-{qi}")),
+                        clean_q,
+                        tuple(dict.fromkeys(map(str, answers))),
+                        (doc_id,),
+                        True,
+                        qwhere,
+                    )
                 )
     if not questions:
         raise GoldFormatError(f"{p} holds no questions")

@@ -82,8 +82,15 @@ class KeywordIndex:
     """BM25 weights over the chunks of one index generation; ``search`` ranks chunk positions."""
 
     def __init__(
-        self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_chunks: int,
-        params: BM25Params = DEFAULT_BM25, nonoccurrence: np.ndarray | None = None, analyzer: str = ANALYZER,
+        self,
+        vocab: dict[str, int],
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        n_chunks: int,
+        params: BM25Params = DEFAULT_BM25,
+        nonoccurrence: np.ndarray | None = None,
+        analyzer: str = ANALYZER,
         chunks_digest: str = "",
     ) -> None:
         self.vocab = vocab
@@ -98,8 +105,9 @@ class KeywordIndex:
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
-    def build(cls, chunk_terms: Sequence[Sequence[str]], params: BM25Params = DEFAULT_BM25,
-              chunks_digest: str = "") -> KeywordIndex:
+    def build(
+        cls, chunk_terms: Sequence[Sequence[str]], params: BM25Params = DEFAULT_BM25, chunks_digest: str = ""
+    ) -> KeywordIndex:
         """Index already-analysed chunks (one term list per chunk, in store order) with bm25s."""
         vocab: dict[str, int] = {}
         ids = [[vocab.setdefault(t, len(vocab)) for t in terms] for terms in chunk_terms]
@@ -107,8 +115,9 @@ class KeywordIndex:
         if not vocab:  # no chunks, or none with a term: bm25s cannot index that
             empty = np.zeros(0, np.float32)
             nonocc = empty if params.method in ("bm25l", "bm25+") else None
-            return cls({}, empty, np.zeros(0, np.int32), np.zeros(1, np.int64), n, params, nonocc,
-                       chunks_digest=chunks_digest)
+            return cls(
+                {}, empty, np.zeros(0, np.int32), np.zeros(1, np.int64), n, params, nonocc, chunks_digest=chunks_digest
+            )
         import bm25s  # build time only: it imports scipy
 
         bm25 = bm25s.BM25(k1=params.k1, b=params.b, delta=params.delta, method=params.method)
@@ -117,8 +126,12 @@ class KeywordIndex:
         bm25.index((ids, vocab), create_empty_token=False, show_progress=False)
         scores = bm25.scores
         return cls(
-            vocab, np.asarray(scores["data"], np.float32), np.asarray(scores["indices"], np.int32),
-            np.asarray(scores["indptr"], np.int64), n, params,
+            vocab,
+            np.asarray(scores["data"], np.float32),
+            np.asarray(scores["indices"], np.int32),
+            np.asarray(scores["indptr"], np.int64),
+            n,
+            params,
             None if bm25.nonoccurrence_array is None else np.asarray(bm25.nonoccurrence_array, np.float32),
             chunks_digest=chunks_digest,
         )
@@ -131,12 +144,25 @@ class KeywordIndex:
         _save_npy(folder / _INDPTR, self.indptr)
         if self.nonoccurrence is not None:
             _save_npy(folder / _NONOCC, self.nonoccurrence)
-        params = {**asdict(self.params), "idf_method": self.params.method, "dtype": "float32", "int_dtype": "int32",
-                  "num_docs": self.n_chunks, "backend": "numpy"}
+        params = {
+            **asdict(self.params),
+            "idf_method": self.params.method,
+            "dtype": "float32",
+            "int_dtype": "int32",
+            "num_docs": self.n_chunks,
+            "backend": "numpy",
+        }
         _save_json(folder / _PARAMS, params)
         _save_json(folder / _VOCAB, self.vocab)
-        _save_json(folder / ANALYSIS, {"format_version": FORMAT_VERSION, "analyzer": self.analyzer,
-                                       "n_chunks": self.n_chunks, "chunks_sha256": self.chunks_digest})
+        _save_json(
+            folder / ANALYSIS,
+            {
+                "format_version": FORMAT_VERSION,
+                "analyzer": self.analyzer,
+                "n_chunks": self.n_chunks,
+                "chunks_sha256": self.chunks_digest,
+            },
+        )
 
     # ---- reading -------------------------------------------------------------------------
     @classmethod
@@ -159,15 +185,25 @@ class KeywordIndex:
             params = BM25Params(raw["method"], float(raw["k1"]), float(raw["b"]), float(raw["delta"]))
             nonocc = np.load(folder / _NONOCC, allow_pickle=False) if params.method in ("bm25l", "bm25+") else None
             index = cls(
-                vocab, np.load(folder / _DATA, allow_pickle=False), np.load(folder / _INDICES, allow_pickle=False),
-                np.load(folder / _INDPTR, allow_pickle=False), int(raw["num_docs"]), params, nonocc,
-                meta["analyzer"], str(meta.get("chunks_sha256", "")),
+                vocab,
+                np.load(folder / _DATA, allow_pickle=False),
+                np.load(folder / _INDICES, allow_pickle=False),
+                np.load(folder / _INDPTR, allow_pickle=False),
+                int(raw["num_docs"]),
+                params,
+                nonocc,
+                meta["analyzer"],
+                str(meta.get("chunks_sha256", "")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"keyword index in {folder} is damaged ({exc}): run `rag index --rebuild`") from exc
         n_terms = len(index.indptr) - 1
-        if (index.n_chunks != meta.get("n_chunks") or len(index.data) != len(index.indices)
-                or len(index.data) != int(index.indptr[-1]) or len(vocab) != n_terms):
+        if (
+            index.n_chunks != meta.get("n_chunks")
+            or len(index.data) != len(index.indices)
+            or len(index.data) != int(index.indptr[-1])
+            or len(vocab) != n_terms
+        ):
             raise IndexCorruptError(f"keyword index in {folder} is inconsistent: run `rag index --rebuild`")
         if chunks is not None and (len(chunks) != index.n_chunks or chunks_sha256(chunks) != index.chunks_digest):
             raise IndexCorruptError(f"keyword index in {folder} does not match the index's chunks: run `rag index`")

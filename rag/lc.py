@@ -18,18 +18,22 @@ class RagRetriever(BaseRetriever):
     rag: Any
     k: int = 5
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[LCDocument]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         out = []
         for p in self.rag.retrieve(query, self.k):
             out.append(
                 LCDocument(
                     page_content=p.chunk.text,
                     metadata={
-                        "doc_id": p.chunk.doc_id, "chunk_id": p.chunk.chunk_id, "title": p.title,
-                        "date": p.date, "source": p.source, "start": p.chunk.start, "end": p.chunk.end,
-                        "score": p.score, "rank": p.rank,
+                        "doc_id": p.chunk.doc_id,
+                        "chunk_id": p.chunk.chunk_id,
+                        "title": p.title,
+                        "date": p.date,
+                        "source": p.source,
+                        "start": p.chunk.start,
+                        "end": p.chunk.end,
+                        "score": p.score,
+                        "rank": p.rank,
                     },
                 )
             )

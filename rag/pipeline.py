@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answerer import REFUSAL_THRESHOLD, TermStats, extract_answer
+from .answerer import REFUSAL_THRESHOLD, DenseScale, TermStats, extract_answer
 from .config import Settings
 from .errors import IndexMissingError
 from .types import Answer, Document, Passage
@@ -48,8 +48,14 @@ def tqdm_progress(desc: str) -> ProgressFactory:
 class RAG:
     """The question-answering pipeline over one index. Cheap to construct; loads on first use."""
 
-    def __init__(self, settings: Settings | None = None, *, auto_index: bool = True,
-                 progress: ProgressFactory | None = None, embeddings: ArrayEmbeddings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        auto_index: bool = True,
+        progress: ProgressFactory | None = None,
+        embeddings: ArrayEmbeddings | None = None,
+    ) -> None:
         self.settings = settings or Settings.from_env()
         self._embeddings = embeddings
         self.auto_index = auto_index
@@ -96,6 +102,12 @@ class RAG:
         return self._stats
 
     @property
+    def dense_scale(self) -> DenseScale:
+        """This index's cosine levels for related and unrelated texts (recorded when it was built)."""
+        ref = self.store.manifest.get("dense_reference") or {}
+        return DenseScale(float(ref.get("related", 1.0)), float(ref.get("unrelated", 0.0)))
+
+    @property
     def keywords(self) -> KeywordIndex:
         """The BM25 index of the loaded generation (loaded on first use, checked against its chunks)."""
         if self._keywords is None:
@@ -106,21 +118,29 @@ class RAG:
         return self._keywords
 
     # ---- building ------------------------------------------------------------------------
-    def index(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False) -> tuple[BuildReport, list[Skipped]]:
-        """(Re)index the given files/folders (default: the configured corpus); only new or changed articles are embedded."""
+    def index(
+        self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False
+    ) -> tuple[BuildReport, list[Skipped]]:
+        """(Re)index files/folders (default: the configured corpus), embedding only new or changed articles."""
         from .ingest import load_documents
 
         docs, skipped = load_documents(list(paths or self.settings.corpus))
         keep = self._doc_ids_of_paths([s.path for s in skipped])
         return self.index_documents(docs, rebuild=rebuild, keep=keep), skipped
 
-    def index_documents(self, docs: Sequence[Document], *, rebuild: bool = False, keep: Sequence[str] = ()) -> BuildReport:
+    def index_documents(
+        self, docs: Sequence[Document], *, rebuild: bool = False, keep: Sequence[str] = ()
+    ) -> BuildReport:
         """Make the index hold exactly ``docs`` (plus ``keep``), embedding only what changed."""
         from .keywords import INDEX_WRITERS
         from .store import build_index
 
         report = build_index(
-            self.settings, docs, self.embeddings, rebuild=rebuild, keep=keep,
+            self.settings,
+            docs,
+            self.embeddings,
+            rebuild=rebuild,
+            keep=keep,
             progress=self.progress if self.progress is not None else tqdm_progress("embedding"),
             extra_writers=INDEX_WRITERS,
         )
@@ -140,7 +160,11 @@ class RAG:
             return []
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         wanted = {str(Path(p).resolve()) for p in paths}
-        return [i for i, meta in manifest.get("documents", {}).items() if str(Path(meta.get("path", "")).resolve()) in wanted]
+        return [
+            i
+            for i, meta in manifest.get("documents", {}).items()
+            if str(Path(meta.get("path", "")).resolve()) in wanted
+        ]
 
     # ---- asking --------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
@@ -157,15 +181,21 @@ class RAG:
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
-        passages = retrieve(store, qvec, k or self.settings.top_k, question=question, mode=self.settings.retrieval,
-                            keywords=keywords)
+        passages = retrieve(
+            store, qvec, k or self.settings.top_k, question=question, mode=self.settings.retrieval, keywords=keywords
+        )
         t2 = time.perf_counter()
         return passages, {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}
 
     def answer_from(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The extractive answer to a question from already retrieved passages."""
         return extract_answer(
-            question, passages, self.term_stats, threshold=REFUSAL_THRESHOLD, max_quotes=self.settings.max_quotes
+            question,
+            passages,
+            self.term_stats,
+            threshold=REFUSAL_THRESHOLD,
+            max_quotes=self.settings.max_quotes,
+            scale=self.dense_scale,
         )
 
     def answer(self, question: str, k: int | None = None) -> Answer:
@@ -210,4 +240,3 @@ def default_rag() -> RAG:
 def answer(question: str, k: int | None = None) -> Answer:
     """Answer an Arabic question from the default index (built from the sample articles on first use)."""
     return default_rag().answer(question, k)
-

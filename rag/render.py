@@ -7,7 +7,20 @@ from typing import Any
 
 from .types import Answer, Citation
 
-_MONTHS = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر")
+_MONTHS = (
+    "يناير",
+    "فبراير",
+    "مارس",
+    "أبريل",
+    "مايو",
+    "يونيو",
+    "يوليو",
+    "أغسطس",
+    "سبتمبر",
+    "أكتوبر",
+    "نوفمبر",
+    "ديسمبر",
+)
 
 
 def format_date(iso: str | None) -> str | None:
@@ -49,8 +62,15 @@ def to_dict(a: Answer) -> dict[str, Any]:
         "citations": [asdict(c) for c in a.citations],
         "passages": [
             {
-                "rank": p.rank, "doc_id": p.chunk.doc_id, "title": p.title, "date": p.date, "source": p.source,
-                "start": p.chunk.start, "end": p.chunk.end, "score": round(p.score, 4), "text": p.chunk.text,
+                "rank": p.rank,
+                "doc_id": p.chunk.doc_id,
+                "title": p.title,
+                "date": p.date,
+                "source": p.source,
+                "start": p.chunk.start,
+                "end": p.chunk.end,
+                "score": round(p.score, 4),
+                "text": p.chunk.text,
             }
             for p in a.passages
         ],

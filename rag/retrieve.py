@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .arabic import normalize_arabic
+from .errors import ConfigError
 from .store import IndexStore
 from .types import Chunk, Passage
 
@@ -48,8 +49,9 @@ def _cosines(store: IndexStore, query_vec: np.ndarray, positions: Sequence[int])
     return np.asarray(vecs @ np.asarray(query_vec, dtype=np.float32), dtype=np.float64)
 
 
-def keyword_candidates(store: IndexStore, keywords: KeywordIndex, query_vec: np.ndarray, question: str,
-                       k: int) -> list[Candidate]:
+def keyword_candidates(
+    store: IndexStore, keywords: KeywordIndex, query_vec: np.ndarray, question: str, k: int
+) -> list[Candidate]:
     """Top-k chunks by BM25 (chunks sharing no keyword with the question are never returned)."""
     hits = keywords.search(question, k)
     if not hits:
@@ -63,8 +65,15 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.ones_like(x)
 
 
-def hybrid_candidates(store: IndexStore, keywords: KeywordIndex, query_vec: np.ndarray, question: str, k: int,
-                      fusion: str = "score", weight: float = W_DENSE_FUSION) -> list[Candidate]:
+def hybrid_candidates(
+    store: IndexStore,
+    keywords: KeywordIndex,
+    query_vec: np.ndarray,
+    question: str,
+    k: int,
+    fusion: str = "score",
+    weight: float = W_DENSE_FUSION,
+) -> list[Candidate]:
     """Union of the dense and BM25 pools, fused by min-max score combination or by reciprocal rank."""
     from .keywords import analyze_for_bm25
 
@@ -77,13 +86,18 @@ def hybrid_candidates(store: IndexStore, keywords: KeywordIndex, query_vec: np.n
         return []
     cos = _cosines(store, query_vec, positions)
     bm = bm25_all[positions].astype(np.float64)
+    if fusion not in ("score", "rrf"):
+        raise ConfigError(f"fusion must be 'score' or 'rrf', not {fusion!r}")
     if fusion == "rrf":
         d_rank = {p: r for r, (p, _) in enumerate(dense)}
         k_rank = {p: r for r, p in enumerate(kw_top)}
-        fused = np.array([
-            (1 / (RRF_K + d_rank[p] + 1) if p in d_rank else 0.0) + (1 / (RRF_K + k_rank[p] + 1) if p in k_rank else 0.0)
-            for p in positions
-        ])
+        fused = np.array(
+            [
+                (1 / (RRF_K + d_rank[p] + 1) if p in d_rank else 0.0)
+                + (1 / (RRF_K + k_rank[p] + 1) if p in k_rank else 0.0)
+                for p in positions
+            ]
+        )
     else:
         fused = weight * _minmax(cos) + (1 - weight) * _minmax(bm)
     out = [Candidate(p, float(f), float(c), float(b)) for p, f, c, b in zip(positions, fused, cos, bm, strict=True)]
@@ -91,51 +105,80 @@ def hybrid_candidates(store: IndexStore, keywords: KeywordIndex, query_vec: np.n
     return out
 
 
+@dataclass
+class _Group:
+    """Internal, mutable while passages are assembled: a span of one article and its evidence."""
+
+    chunk: Chunk
+    best: Candidate
+    also_in: list[str]
+
+
 def to_passages(store: IndexStore, hits: Sequence[Candidate], k: int, max_per_doc: int = MAX_PER_DOC) -> list[Passage]:
     """Turn ranked chunk candidates into at most ``k`` passages.
 
     Overlapping or adjacent chunks of one article (chunking overlaps them on purpose) are
-    merged into one passage spanning both, keeping the better scores; a passage whose text
-    repeats one already kept (the same wire story on two sites) is dropped; an article
-    gets at most ``max_per_doc`` of the top places while other articles have candidates.
+    merged into one passage spanning them, keeping the better evidence; a passage whose text
+    repeats one already kept (the same wire story on two sites) is dropped and its article
+    listed in ``also_in``; an article gets at most ``max_per_doc`` of the top places while
+    other articles have candidates.
     """
-    kept: list[tuple[Chunk, Candidate, list[str]]] = []
-    seen_text: dict[str, int] = {}  # normalised text → index in kept of the passage showing it
+    groups: list[_Group] = []
+    by_text: dict[str, _Group] = {}
     for cand in hits:
         chunk = store.chunks[cand.pos]
-        merged = False
-        for n, (other, best, dups) in enumerate(kept):
-            if other.doc_id == chunk.doc_id and chunk.start <= other.end + 1 and other.start <= chunk.end + 1:
-                kept[n] = (_union(store, other, chunk), best if best.score >= cand.score else cand, dups)
-                merged = True
-                break
-        if merged:
+        touching = [
+            g
+            for g in groups
+            if g.chunk.doc_id == chunk.doc_id and chunk.start <= g.chunk.end + 1 and g.chunk.start <= chunk.end + 1
+        ]
+        if touching:
+            # Kept spans of one article never touch each other, so only this chunk can join
+            # them; one bridging several joins them all into the best-ranked.
+            into = touching[0]
+            into.chunk = _union(store, into.chunk, chunk)
+            into.best = into.best if into.best.score >= cand.score else cand
+            for g in touching[1:]:
+                into.chunk = _union(store, into.chunk, g.chunk)
+                into.best = into.best if into.best.score >= g.best.score else g.best
+                into.also_in += [d for d in g.also_in if d not in into.also_in]
+                groups.remove(g)
             continue
         key = normalize_arabic(chunk.text)
-        if key in seen_text:
-            first = kept[seen_text[key]]
-            if chunk.doc_id != first[0].doc_id and chunk.doc_id not in first[2]:
-                first[2].append(chunk.doc_id)
+        first = by_text.get(key)
+        if first is not None and first in groups:
+            if chunk.doc_id != first.chunk.doc_id and chunk.doc_id not in first.also_in:
+                first.also_in.append(chunk.doc_id)
             continue
-        seen_text[key] = len(kept)
-        kept.append((chunk, cand, []))
-        if len(kept) >= k * 2:
-            break
-    ranked: list[tuple[Chunk, Candidate, list[str]]] = []
-    overflow: list[tuple[Chunk, Candidate, list[str]]] = []
+        group = _Group(chunk, cand, [])
+        by_text[key] = group
+        groups.append(group)
+    ranked: list[_Group] = []
+    overflow: list[_Group] = []
     per_doc: dict[str, int] = {}
-    for item in kept:
-        doc_id = item[0].doc_id
-        if per_doc.get(doc_id, 0) < max_per_doc:
-            per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
-            ranked.append(item)
+    for g in groups:
+        if per_doc.get(g.chunk.doc_id, 0) < max_per_doc:
+            per_doc[g.chunk.doc_id] = per_doc.get(g.chunk.doc_id, 0) + 1
+            ranked.append(g)
         else:
-            overflow.append(item)
+            overflow.append(g)
     passages = []
-    for rank, (chunk, cand, dups) in enumerate((ranked + overflow)[:k], start=1):
-        doc = store.documents[chunk.doc_id]
-        passages.append(Passage(chunk, cand.score, doc.title, doc.date, doc.source, doc.author, rank,
-                                dense_score=cand.dense, keyword_score=cand.keyword, also_in=tuple(dups)))
+    for rank, g in enumerate((ranked + overflow)[:k], start=1):
+        doc = store.documents[g.chunk.doc_id]
+        passages.append(
+            Passage(
+                g.chunk,
+                g.best.score,
+                doc.title,
+                doc.date,
+                doc.source,
+                doc.author,
+                rank,
+                dense_score=g.best.dense,
+                keyword_score=g.best.keyword,
+                also_in=tuple(g.also_in),
+            )
+        )
     return passages
 
 
@@ -146,10 +189,20 @@ def _union(store: IndexStore, a: Chunk, b: Chunk) -> Chunk:
     return Chunk(first.chunk_id, a.doc_id, text, start, end, min(a.ordinal, b.ordinal))
 
 
-def retrieve(store: IndexStore, query_vec: np.ndarray, k: int, *, question: str = "", mode: str = "dense",
-             keywords: KeywordIndex | None = None, fusion: str | tuple[str, float] = "score") -> list[Passage]:
+def retrieve(
+    store: IndexStore,
+    query_vec: np.ndarray,
+    k: int,
+    *,
+    question: str = "",
+    mode: str = "dense",
+    keywords: KeywordIndex | None = None,
+    fusion: str | tuple[str, float] = "score",
+) -> list[Passage]:
     """Top-k passages for a question in the given mode (``dense``, ``keyword`` or ``hybrid``)."""
     pool = max(POOL, 3 * k)
+    if mode not in ("dense", "keyword", "hybrid"):
+        raise ConfigError(f"retrieval mode must be dense, keyword or hybrid, not {mode!r}")
     if mode == "dense" or keywords is None:
         hits = dense_candidates(store, query_vec, pool)
     elif mode == "keyword":

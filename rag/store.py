@@ -62,7 +62,11 @@ class IndexStore:
     """A loaded index generation: documents, chunks, and the FAISS inner-product index."""
 
     def __init__(
-        self, path: Path, manifest: dict[str, Any], documents: dict[str, Document], chunks: list[Chunk],
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        documents: dict[str, Document],
+        chunks: list[Chunk],
         index: faiss.Index,
     ) -> None:
         self.path = path
@@ -138,9 +142,7 @@ def check_manifest(manifest: dict[str, Any], settings: Settings | None, embeddin
     diffs = [f"{k}={built.get(k)!r}" for k in wanted if built.get(k) != wanted[k]]
     if diffs:
         now = ", ".join(f"{k}={wanted[k]!r}" for k in wanted if built.get(k) != wanted[k])
-        raise IndexMismatchError(
-            f"index built with {', '.join(diffs)}, you are using {now}: run `rag index --rebuild`"
-        )
+        raise IndexMismatchError(f"index built with {', '.join(diffs)}, you are using {now}: run `rag index --rebuild`")
     built_model = manifest.get("embedding", {}).get("name")
     if embedding_name is not None and built_model != embedding_name:
         raise IndexMismatchError(
@@ -192,7 +194,9 @@ def build_index(
             reused_chunks = [c for c, m in zip(old.chunks, mask, strict=True) if m]
 
     new_chunks = chunk_documents(
-        to_embed, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
+        to_embed,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
         tokenizer=settings.tokenizer,
     )
     titles = {d.doc_id: d.title for d in to_embed}
@@ -209,11 +213,18 @@ def build_index(
     chunks = [chunks[n] for n in perm]
     vecs = vecs[perm] if len(perm) else vecs
 
+    # The model's cosine scale only changes with the model, which a loaded old index shares.
+    reference = old.manifest.get("dense_reference") if old is not None else None
+    if reference is None:
+        from .embed import measure_scale
+
+        reference = measure_scale(embeddings)
     manifest = {
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": settings.index_fingerprint(),
         "embedding": {"runtime": settings.runtime, "name": embeddings.name, "dim": embeddings.dim},
+        "dense_reference": reference,
         "n_documents": len(all_docs),
         "n_chunks": len(chunks),
         "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path} for d in all_docs},

@@ -67,6 +67,6 @@ def real_rag(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     from rag.pipeline import RAG
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("real") / "index", corpus=(ARTICLES,))
-    rag = RAG(settings, progress=lambda total: (lambda n: None))
+    rag = RAG(settings, progress=lambda total: lambda n: None)
     rag.index()
     return rag

@@ -32,7 +32,9 @@ def test_split_sentences_does_not_split_domains() -> None:
 
 
 def test_split_clauses_glues_tiny_clauses() -> None:
-    text = "وأعرب بوتين عن رغبته في تعزيز التعاون مع أنقرة بعدة مجالات، وعلى رأسها الطاقة، وأشار بوتين إلى انخفاض التبادل"
+    text = (
+        "وأعرب بوتين عن رغبته في تعزيز التعاون مع أنقرة بعدة مجالات، وعلى رأسها الطاقة، وأشار بوتين إلى انخفاض التبادل"
+    )
     spans = split_clauses(text, 0, len(text))
     assert all(b - a >= 40 for a, b in spans[:-1])
     assert "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "")

@@ -52,8 +52,9 @@ def test_ask_json(articles_index: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 @pytest.mark.slow
-def test_first_ask_builds_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_first_ask_builds_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAG_CORPUS", str(ARTICLE))
     index_dir = tmp_path / "index"
     assert not index_dir.exists()
@@ -148,7 +149,11 @@ def test_console_script_reports_errors_on_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "RAG_CORPUS": str(empty)}
     proc = subprocess.run(
         [script, "ask", QUESTION, "--index-dir", str(tmp_path / "nowhere" / "index")],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stdout == ""

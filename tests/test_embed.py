@@ -45,8 +45,7 @@ ENGLISH_DOCS = {
 
 def _st_settings(tmp_path: Path, **changes: object) -> Settings:
     values: dict[str, object] = {"query_prompt": "", "passage_prompt": "", **changes}
-    return Settings(runtime="sentence-transformers", model=str(MINILM_DIR), index_dir=tmp_path / "index",
-                    **values)  # type: ignore[arg-type]
+    return Settings(runtime="sentence-transformers", model=str(MINILM_DIR), index_dir=tmp_path / "index", **values)  # type: ignore[arg-type]
 
 
 def _check_vectors(vecs: np.ndarray, n: int) -> None:
@@ -63,8 +62,9 @@ def test_sentence_transformers_local_model_directory() -> None:
         emb = SentenceTransformerEmbeddings(str(MINILM_DIR), query_prompt="", passage_prompt="")
     assert emb.dim == 384
     assert emb.name.startswith("sentence-transformers/")
-    vecs = emb.embed_passages(["A man is playing a guitar.", "Someone is playing an instrument.",
-                               "The stock market fell sharply today."])
+    vecs = emb.embed_passages(
+        ["A man is playing a guitar.", "Someone is playing an instrument.", "The stock market fell sharply today."]
+    )
     _check_vectors(vecs, 3)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.3  # similar sentences are much closer than unrelated ones
     q = emb.embed_query_vector("Who is playing music?")
@@ -99,7 +99,7 @@ def test_rag_round_trip_with_sentence_transformers(tmp_path: Path) -> None:
     corpus.mkdir()
     for name, text in ENGLISH_DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: (lambda n: None))
+    rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: lambda n: None)
 
     report, skipped = rag.index()
     assert (report.n_documents, report.embedded_chunks, skipped) == (2, report.n_chunks, [])
@@ -108,8 +108,10 @@ def test_rag_round_trip_with_sentence_transformers(tmp_path: Path) -> None:
     assert manifest["embedding"]["dim"] == 384
     assert manifest["settings"]["model"] == str(MINILM_DIR)
 
-    for question, doc in [("Why was the Catania airport closed?", "volcano.txt"),
-                          ("Where was the chess tournament held?", "chess.txt")]:
+    for question, doc in [
+        ("Why was the Catania airport closed?", "volcano.txt"),
+        ("Where was the chess tournament held?", "chess.txt"),
+    ]:
         result = rag.answer(question)
         assert result.passages[0].chunk.doc_id == doc
         assert result.passages[0].score > result.passages[-1].score
@@ -117,20 +119,21 @@ def test_rag_round_trip_with_sentence_transformers(tmp_path: Path) -> None:
             assert c.doc_id == doc and c.quote in c.passage
 
     # A new RAG over the same folder loads the index built by the same model: nothing to re-embed.
-    assert RAG(rag.settings, progress=lambda total: (lambda n: None)).index()[0].embedded_chunks == 0
+    assert RAG(rag.settings, progress=lambda total: lambda n: None).index()[0].embedded_chunks == 0
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="REFUSAL_THRESHOLD in rag/answerer.py assumes e5 cosines (~0.8 for a match); "
-                                       "all-MiniLM-L6-v2 scores correct passages 0.3-0.6, so every answer is refused")
 def test_sentence_transformers_model_answers_an_answerable_question(tmp_path: Path) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
     for name, text in ENGLISH_DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: (lambda n: None))
+    rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: lambda n: None)
     result = rag.answer("Which volcano erupted on Monday?")
     assert result.answered and result.citations[0].doc_id == "volcano.txt"
+    # The refusal rule reads cosines on the model's own scale (measured when indexing), so a
+    # model with MiniLM's much lower cosines still refuses what the documents do not cover.
+    assert not rag.answer("What is the best recipe for chocolate cake?").answered
 
 
 def _assert_fast_unavailable(model: str, *words: str) -> None:
@@ -243,8 +246,15 @@ def test_default_runtime_does_not_import_torch(tmp_path: Path) -> None:
     env = {**os.environ, "RAG_CORPUS": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index")}
     env.pop("RAG_RUNTIME", None)
     env.pop("RAG_MODEL", None)
-    proc = subprocess.run([sys.executable, "-c", _PROBE, ARABIC_QUESTION], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, ARABIC_QUESTION],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["after_import"] == [], "`import rag` must stay cheap"

@@ -59,8 +59,13 @@ def test_off_topic_questions_are_refused(real_rag) -> None:  # type: ignore[no-u
 
 def test_site_leftovers_can_never_be_retrieved_or_quoted(real_rag) -> None:  # type: ignore[no-untyped-def]
     raw = "\n".join(p.read_text("utf-8") for p in ARTICLES.glob("*.txt"))
-    leftovers = ["صلاح يعادل رقم كاراجر القياسي في دوري أبطال أوروبا", "اترك تعليق", "View on Almaghribtoday.net",
-                 "482 مشاهدات", "عدم الإساءة للكاتب"]
+    leftovers = [
+        "صلاح يعادل رقم كاراجر القياسي في دوري أبطال أوروبا",
+        "اترك تعليق",
+        "View on Almaghribtoday.net",
+        "482 مشاهدات",
+        "عدم الإساءة للكاتب",
+    ]
     assert all(x in raw for x in leftovers)
     indexed = "\n".join(c.text for c in real_rag.store.chunks)
     for x in leftovers:

