@@ -41,7 +41,7 @@ ANALYSIS = "analysis.json"
 FORMAT_VERSION = 1
 # Change it whenever analyze_for_bm25 (or rag.arabic.analyze) changes what it emits: an index
 # analysed differently must be rebuilt, not queried with mismatching terms.
-ANALYZER = "snowball-stopwords/v2"
+ANALYZER = "snowball-stopwords/v3"
 
 _DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 _VOCAB, _PARAMS, _NONOCC = "vocab.index.json", "params.index.json", "nonoccurrence_array.index.npy"
