@@ -253,11 +253,32 @@ def chunks_sha256(chunks: Sequence[Chunk]) -> str:
     return h.hexdigest()
 
 
+def _chunk_terms(documents: Sequence[Document], chunks: Sequence[Chunk]) -> list[list[str]]:
+    titles = {d.doc_id: d.title for d in documents}
+    return [analyze_for_bm25(keyword_text(titles.get(c.doc_id, ""), c.text)) for c in chunks]
+
+
+def _write_bm25(gen: Path, terms: Sequence[Sequence[str]], chunks: Sequence[Chunk]) -> None:
+    KeywordIndex.build(terms, DEFAULT_BM25, chunks_sha256(chunks)).save(gen / KEYWORDS_DIR)
+
+
+def _write_stats(gen: Path, terms: Sequence[Sequence[str]]) -> None:
+    df: Counter[str] = Counter()
+    for t in terms:
+        df.update(set(t))
+    _save_json(gen / TERM_STATS, {"n_chunks": len(terms), "df": dict(df)})
+
+
 def write_keyword_index(gen: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
     """Extra writer for ``build_index``: BM25 over title + text of every chunk, saved in ``gen/keywords``."""
-    titles = {d.doc_id: d.title for d in documents}
-    terms = [analyze_for_bm25(keyword_text(titles.get(c.doc_id, ""), c.text)) for c in chunks]
-    KeywordIndex.build(terms, DEFAULT_BM25, chunks_sha256(chunks)).save(gen / KEYWORDS_DIR)
+    _write_bm25(gen, _chunk_terms(documents, chunks), chunks)
+
+
+def write_keywords(gen: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
+    """Extra writer for ``build_index``: term statistics and the BM25 index, analysing each chunk once."""
+    terms = _chunk_terms(documents, chunks)
+    _write_stats(gen, terms)
+    _write_bm25(gen, terms, chunks)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -277,12 +298,7 @@ def _save_json(path: Path, value: Any) -> None:
 # ---- term statistics for the extractive answerer -------------------------------------------
 def write_term_stats(gen: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
     """Count, for every keyword term, how many chunks contain it (titles included)."""
-    titles = {d.doc_id: d.title for d in documents}
-    df: Counter[str] = Counter()
-    for c in chunks:
-        df.update(set(analyze(titles.get(c.doc_id, "") + "\n" + c.text)))
-    payload = {"n_chunks": len(chunks), "df": dict(df)}
-    (gen / TERM_STATS).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    _write_stats(gen, _chunk_terms(documents, chunks))
 
 
 def load_term_stats(gen: Path) -> TermStats:
@@ -292,4 +308,4 @@ def load_term_stats(gen: Path) -> TermStats:
 
 
 # Everything the keyword side writes into a new index generation, in order.
-INDEX_WRITERS = (write_term_stats, write_keyword_index)
+INDEX_WRITERS = (write_keywords,)
