@@ -53,9 +53,10 @@ def normalize_arabic(text: str) -> str:
 # A sentence ends at . ! ? ؟ ؛ (optionally followed by closing quotes/brackets) or a line break.
 # A full stop between two digits ("3.6") or inside an abbreviation/URL ("Almaghribtoday.net")
 # is not a sentence end, hence the look-arounds.
-_SENTENCE_END = re.compile(r"""(?:(?<!\d)\.(?!\w)|(?<=\d)\.(?!\d)|[!?؟؛…])["'”’»)\]]*(?=\s|$)|\n+""")
-# Clause boundaries inside a long Arabic sentence: the Arabic comma and semicolon-like marks.
-_CLAUSE_END = re.compile(r"[،,;:](?=\s)")
+_SENTENCE_END = re.compile(r"""(?:(?<!\d)\.(?!\w)|(?<=\d)\.(?!\d)|[!?؟…])["'”’»)\]]*(?=\s|$)|\n+""")
+# Clause boundaries inside a long Arabic sentence: commas, and the Arabic semicolon, which
+# in news prose joins a cause to its effect ("قصفت …؛ ما أسفر عن مقتل …") within one sentence.
+_CLAUSE_END = re.compile(r"[،,;:؛](?=\s)")
 
 
 def _spans(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -41,15 +41,31 @@ def citation_header(c: Citation) -> str:
     return " — ".join(parts)
 
 
+def quote_context(c: Citation, max_chars: int = 600) -> str:
+    """The paragraph of the passage that holds the quoted sentence (trimmed around it if long)."""
+    for para in c.passage.split("\n"):
+        if c.quote in para:
+            break
+    else:
+        para = c.quote
+    para = para.strip()
+    if len(para) <= max_chars:
+        return para
+    at = para.find(c.quote)
+    room = max(0, (max_chars - len(c.quote)) // 2)
+    start, end = max(0, at - room), min(len(para), at + len(c.quote) + room)
+    return ("…" if start else "") + para[start:end].strip() + ("…" if end < len(para) else "")
+
+
 def to_text(a: Answer) -> str:
-    """The answer, then one block per source: header line and the cited passage."""
+    """The answer, then one block per source: header line and the paragraph the quote comes from."""
     lines = [a.text]
     if a.citations:
         lines.append("")
         lines.append("المصادر:")
         for c in a.citations:
             lines.append(citation_header(c))
-            lines.append(f"    {c.passage.strip()}")
+            lines.append(f"    {quote_context(c)}")
     return "\n".join(lines)
 
 
