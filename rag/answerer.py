@@ -37,9 +37,9 @@ SECOND_QUOTE_RATIO = 0.9
 # The refusal threshold on refusal_score(), set by `python benchmarks/calibrate.py refusal`:
 # the value that still answers 97% of the answerable calibration questions (ARCD on its own
 # corpus, the seed set on the articles). It refused 0/24 answerable seed questions (lowest
-# score 1.21), both unanswerable ones (0.09, 0.74), 89-99% of off-topic questions and 63% of
+# score 1.21), both unanswerable ones (0.09, 0.74), 81-99% of off-topic questions and 64% of
 # ARCD questions whose article was removed from the index (benchmarks/README.md: the table).
-REFUSAL_THRESHOLD = 1.07
+REFUSAL_THRESHOLD = 1.06
 
 
 @dataclass(frozen=True)

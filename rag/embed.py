@@ -140,6 +140,14 @@ PROBES = (
 
 def measure_scale(emb: ArrayEmbeddings) -> dict[str, float]:
     """Median cosine of matching and of mismatched probe pairs for this model (recorded in the manifest)."""
+    cached: dict[str, float] | None = getattr(emb, "_scale", None)
+    if cached is None:
+        cached = _measure_scale(emb)
+        emb._scale = cached  # type: ignore[attr-defined]  # a property of the loaded model
+    return dict(cached)
+
+
+def _measure_scale(emb: ArrayEmbeddings) -> dict[str, float]:
     queries = np.stack([emb.embed_query_vector(q) for q, _ in PROBES])
     passages = emb.embed_passages([p for _, p in PROBES])
     sims = queries @ passages.T
