@@ -29,7 +29,7 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("keyword (BM25)", {"mode": "keyword"}),
     ("hybrid, RRF (k=60)", {"mode": "hybrid", "fusion": "rrf"}),
     *[
-        (f"hybrid, min-max score fusion w={w}", {"mode": "hybrid", "fusion": ("score", w)})
+        (f"hybrid, min-max score fusion w={w}", {"mode": "hybrid", "fusion": "score", "weight": w})
         for w in (0.3, 0.4, 0.5, 0.6, 0.7)
     ],
 ]

@@ -197,7 +197,8 @@ def retrieve(
     question: str = "",
     mode: str = "dense",
     keywords: KeywordIndex | None = None,
-    fusion: str | tuple[str, float] = "score",
+    fusion: str = "score",
+    weight: float = W_DENSE_FUSION,
 ) -> list[Passage]:
     """Top-k passages for a question in the given mode (``dense``, ``keyword`` or ``hybrid``)."""
     pool = max(POOL, 3 * k)
@@ -208,8 +209,5 @@ def retrieve(
     elif mode == "keyword":
         hits = keyword_candidates(store, keywords, query_vec, question, pool)
     else:
-        weight = W_DENSE_FUSION
-        if isinstance(fusion, tuple):  # ("score", weight): an explicit weight, for calibration sweeps
-            fusion, weight = fusion
         hits = hybrid_candidates(store, keywords, query_vec, question, pool, fusion=fusion, weight=weight)
     return to_passages(store, hits, k)

@@ -120,7 +120,7 @@ def test_score_fusion_is_the_weighted_sum_of_minmax_scaled_cosine_and_bm25(fake_
 
 
 def test_explicit_fusion_weight_reaches_the_ranking(fake_rag: RAG) -> None:
-    """retrieve(fusion=("score", w)) uses w: a heavy BM25 weight lifts the keyword-only article."""
+    """retrieve(weight=w) uses w: a heavy BM25 weight lifts the keyword-only article."""
     cos, bm, _ = _evidence(fake_rag, QUESTION)
     ids = list(cos)
     c01, b01 = _scaled(cos, ids), _scaled(bm, ids)
@@ -133,7 +133,7 @@ def test_explicit_fusion_weight_reaches_the_ranking(fake_rag: RAG) -> None:
             question=QUESTION,
             mode="hybrid",
             keywords=fake_rag.keywords,
-            fusion=("score", w),
+            weight=w,
         )
         expected = {i: w * c01[i] + (1 - w) * b01[i] for i in ids}
         assert [p.chunk.doc_id for p in passages] == _ranked(expected)
