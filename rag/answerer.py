@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
-from .types import Answer, Citation, Passage
+from .types import Answer, Citation, Passage, TermStats
 
 NOT_FOUND = "لا تذكر المقالات المتاحة إجابة عن هذا السؤال."
 
@@ -43,21 +43,8 @@ REFUSAL_THRESHOLD = 1.06
 
 
 @dataclass(frozen=True)
-class TermStats:
-    """Document frequencies of keyword terms over the indexed chunks (for IDF weights)."""
-
-    n_chunks: int
-    df: Mapping[str, int]
-
-    def idf(self, term: str) -> float:
-        # A term that occurs nowhere in the articles gets the highest weight: a question
-        # about something the articles never mention should not be answered.
-        return math.log((self.n_chunks + 1) / (self.df.get(term, 0) + 0.5))
-
-
-@dataclass(frozen=True)
 class DenseScale:
-    """Where this model's cosines sit on this corpus (measured at index time, see store.dense_reference)."""
+    """Where this model's cosines sit (measured from fixed probes at index time, see embed.measure_scale)."""
 
     related: float = 1.0
     unrelated: float = 0.0
@@ -240,8 +227,3 @@ def extract_answer(
         )
         parts.append(f"{u.text} [{n}]")
     return Answer(question, " ".join(parts), tuple(citations), tuple(passages), answered=True)
-
-
-def parse_citations(text: str) -> list[int]:
-    """The citation numbers ``[n]`` used in an answer text, in order of first use."""
-    return list(dict.fromkeys(int(m) for m in re.findall(r"\[(\d+)\]", text)))

@@ -101,11 +101,6 @@ def split_clauses(text: str, start: int, end: int, min_chars: int = 40) -> list[
 _WORD = re.compile(r"[\w%]+(?:[.,]\d+)*", re.UNICODE)
 
 
-def tokenize(text: str) -> list[str]:
-    """Normalised word tokens (letters and digits; ``3.6`` stays one token)."""
-    return [t for t in _WORD.findall(normalize_arabic(text)) if t != "_"]
-
-
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """Arabic function words, normalised, including their clitic-attached forms (from `arabic-stopwords`)."""
@@ -157,12 +152,6 @@ _QUESTION_WORDS = (
     # A dangling article (typed questions often end in a stray "ال") is no word at all.
     "ال",
 )
-
-
-def content_terms(text: str) -> list[str]:
-    """Normalised tokens minus stopwords: the words that carry a question's meaning."""
-    stop = stopwords()
-    return [t for t in tokenize(text) if t not in stop and (len(t) > 1 or t.isdigit())]
 
 
 @lru_cache(maxsize=1)

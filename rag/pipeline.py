@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answerer import REFUSAL_THRESHOLD, DenseScale, TermStats, extract_answer
+from .answerer import REFUSAL_THRESHOLD, DenseScale, extract_answer
 from .config import Settings
 from .errors import IndexMissingError
-from .types import Answer, Document, Passage
+from .types import Answer, Document, Passage, TermStats
 
 if TYPE_CHECKING:
     from langchain_core.retrievers import BaseRetriever

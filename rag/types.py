@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -73,3 +75,16 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     answered: bool = True  # False when the articles do not say
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Document frequencies of keyword terms over the indexed chunks (for IDF weights)."""
+
+    n_chunks: int
+    df: Mapping[str, int]
+
+    def idf(self, term: str) -> float:
+        # A term that occurs nowhere in the articles gets the highest weight: a question
+        # about something the articles never mention should not be answered.
+        return math.log((self.n_chunks + 1) / (self.df.get(term, 0) + 0.5))

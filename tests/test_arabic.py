@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.arabic import analyze, content_terms, normalize_arabic, split_clauses, split_sentences, tokenize
+from rag.arabic import analyze, normalize_arabic, split_clauses, split_sentences
 
 
 def test_normalize_unifies_spellings_readers_treat_as_one() -> None:
@@ -64,8 +64,3 @@ def test_analyze_strips_clitics_and_stopwords() -> None:
     assert analyze("آلية") != [] and analyze("إليه") == []
     assert analyze("من هو الذي في") == []
     assert "3.6" in analyze("تستضيف 3.6 ملايين")
-
-
-def test_tokens_and_content_terms() -> None:
-    assert tokenize("كم عدد الجنود؟") == ["كم", "عدد", "الجنود"]
-    assert content_terms("كم عدد الجنود الأتراك؟") == ["عدد", "الجنود", "الاتراك"]

@@ -92,3 +92,28 @@ def test_reindexing_the_same_articles_embeds_nothing(real_rag) -> None:  # type:
     report, skipped = real_rag.index()
     assert report.embedded_chunks == 0 and skipped == []
     assert report.n_documents == len(load_documents([ARTICLES])[0]) == 5
+
+
+def test_langchain_retriever_returns_cited_documents(real_rag) -> None:  # type: ignore[no-untyped-def]
+    from langchain_core.documents import Document as LCDocument
+
+    docs = real_rag.as_retriever(k=3).invoke("من هو المتحدث باسم الكرملين؟")
+    assert 1 <= len(docs) <= 3 and all(isinstance(d, LCDocument) for d in docs)
+    top = docs[0]
+    assert top.metadata["doc_id"] == "004_60af0b160dcc8caa.txt" and "بيسكوف" in top.page_content
+    assert real_rag.store.documents[top.metadata["doc_id"]].text[top.metadata["start"] : top.metadata["end"]] == (
+        top.page_content
+    )
+
+
+def test_module_level_answer_builds_the_default_index_on_first_use(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import rag
+    import rag.pipeline
+
+    monkeypatch.setattr(rag.pipeline, "_default", None)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_CORPUS", str(ARTICLES))
+    a = rag.answer("كم عدد اللاجئين السوريين الذين تستضيفهم تركيا؟")
+    assert isinstance(a, rag.Answer) and "3.6 ملايين" in a.text
+    assert (tmp_path / "index" / "CURRENT").is_file()
+    assert rag.answer("كم عدد اللاجئين السوريين الذين تستضيفهم تركيا؟").text == a.text  # loaded, not rebuilt
