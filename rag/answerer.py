@@ -50,7 +50,7 @@ class DenseScale:
     unrelated: float = 0.0
 
     def level(self, cosine: float) -> float:
-        """0 at the cosine of unrelated texts, 1 at that of a title and its own article."""
+        """0 at the cosine of unrelated texts, 1 at that of a question and the sentence answering it."""
         return (cosine - self.unrelated) / ((self.related - self.unrelated) or 1.0)
 
 

@@ -201,8 +201,17 @@ def build_index(
     )
     titles = {d.doc_id: d.title for d in to_embed}
     texts = [embedding_text(titles[c.doc_id], c.text) for c in new_chunks]
-    callback = progress(len(texts)) if progress else None
-    new_vecs = embeddings.embed_in_batches(texts, callback)
+    # An edited article keeps most of its chunks word for word: reuse their vectors too.
+    known = _vectors_by_text(old) if old is not None and to_embed else {}
+    missing = [n for n, t in enumerate(texts) if t not in known]
+    callback = progress(len(missing)) if progress else None
+    fresh = embeddings.embed_in_batches([texts[n] for n in missing], callback)
+    new_vecs = np.zeros((len(texts), embeddings.dim), dtype=np.float32)
+    for n, t in enumerate(texts):
+        if t in known:
+            new_vecs[n] = known[t]
+    if missing:
+        new_vecs[missing] = fresh
 
     all_docs = [new_by_id[i] for i in sorted(new_by_id)] + [old_docs[i] for i in sorted(carried)]
     order = {d.doc_id: n for n, d in enumerate(all_docs)}
@@ -234,13 +243,20 @@ def build_index(
     return BuildReport(
         n_documents=len(all_docs),
         n_chunks=len(chunks),
-        embedded_chunks=len(new_chunks),
+        embedded_chunks=len(missing),
         added=tuple(sorted(set(new_by_id) - old_ids)),
         changed=tuple(sorted(i for i in new_by_id if i in old_ids and i not in unchanged)),
         removed=tuple(sorted(old_ids - set(new_by_id) - carried)),
         kept=tuple(sorted(carried)),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _vectors_by_text(store: IndexStore) -> dict[str, np.ndarray]:
+    """Stored vectors keyed by the exact text the model read (title + chunk)."""
+    vectors = store.vectors()
+    titles = {i: d.title for i, d in store.documents.items()}
+    return {embedding_text(titles.get(c.doc_id, ""), c.text): vectors[n] for n, c in enumerate(store.chunks)}
 
 
 def write_generation(

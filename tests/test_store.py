@@ -157,3 +157,24 @@ def test_search_returns_best_match_first(settings: Settings, fake_embeddings: Ha
     hits = store.search(fake_embeddings.embed_query_vector("فقرة ثانية 3"), 3)
     assert store.chunks[hits[0][0]].doc_id == "d3.txt"
     assert hits[0][1] >= hits[1][1] >= hits[2][1]
+
+
+def test_editing_an_article_embeds_only_its_changed_chunks(settings: Settings) -> None:
+    paragraphs = [
+        f"الفقرة رقم {i} تتحدث عن موضوع مختلف تماما عن غيرها من الفقرات في هذا المقال الطويل." for i in range(12)
+    ]
+    doc = Document("long.txt", "مقال طويل", "\n\n".join(paragraphs), content_hash="v1")
+    small = settings.with_(chunk_tokens=60, chunk_overlap=0)
+    emb = HashEmbeddings()
+    first = _build(small, [doc], emb)
+    assert first.n_chunks >= 4
+    edited = Document(
+        "long.txt", "مقال طويل", "\n\n".join([*paragraphs[:-1], "فقرة أخيرة جديدة كتبت بعد النشر."]), content_hash="v2"
+    )
+    emb.calls.clear()
+    report = _build(small, [edited], emb)
+    assert report.changed == ("long.txt",)
+    assert 1 <= report.embedded_chunks < first.n_chunks and sum(emb.calls) == report.embedded_chunks
+    fresh = small.with_(index_dir=small.index_dir.parent / "fresh-edit")
+    _build(fresh, [edited], HashEmbeddings())
+    assert (IndexStore.load(fresh.index_dir).vectors() == IndexStore.load(small.index_dir).vectors()).all()
