@@ -143,7 +143,9 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
     }
     retrieval["mrr@10"] = _mean([1.0 / r.gold_rank if r.gold_rank else 0.0 for r in ans])
     retrieval["answer_in_passage@5"] = _mean([float(r.answer_in_passage5) for r in ans])
-    cited = [r for r in ans if r.citations_supported is not None]
+    # Every answer that cites something, unanswerable questions included: a citation given for
+    # a question the articles do not answer supports nothing.
+    cited = [r for r in results if r.citations_supported is not None]
     return {
         "dataset": dataset,
         "n_questions": len(results),

@@ -345,6 +345,11 @@ def test_citations_supported_counts_only_cited_answers() -> None:
     assert summarize("x", results, {})["citations"]["supported"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def test_a_cited_answer_to_an_unanswerable_question_is_unsupported() -> None:
+    results = [_result("a", supported=True), _result("u", answerable=False, supported=False)]
+    assert summarize("x", results, {})["citations"]["supported"] == pytest.approx(0.5)
+
+
 def test_latency_percentiles() -> None:
     results = [_result(str(i), latency=ms) for i, ms in enumerate([30.0, 10.0, 20.0])]
     assert summarize("x", results, {})["latency_ms"] == {"p50": 20.0, "p95": 29.0}
