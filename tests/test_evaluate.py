@@ -326,7 +326,7 @@ def test_unanswerable_questions_are_left_out_of_retrieval_and_answer_scores() ->
     assert m["retrieval"]["mrr@10"] == 0.5
     assert m["answer"] == {"em": 0.0, "f1": 0.5, "contains": 1.0}
     assert m["refusal"]["unanswerable_refused"] == 0.0  # it answered where it should have refused
-    assert m["citations"]["supported"] == 1.0  # only answerable questions' citations are judged
+    assert m["citations"]["supported"] == 0.5  # the citation given for the unanswerable one supports nothing
 
 
 def test_unanswerable_refused_is_none_without_unanswerable_questions() -> None:
