@@ -118,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk or permission problem: say which file, without a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"rag: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130

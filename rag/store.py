@@ -172,6 +172,8 @@ def build_index(
 
     t0 = time.perf_counter()
     index_dir = settings.index_dir
+    # Fail before minutes of embedding, not after, when the index folder cannot be created.
+    index_dir.mkdir(parents=True, exist_ok=True)
     old: IndexStore | None = None
     if not rebuild and live_generation(index_dir) is not None:
         # A mismatching or damaged index raises here: the user chooses to --rebuild.

@@ -159,3 +159,11 @@ def test_console_script_reports_errors_on_one_line(tmp_path: Path) -> None:
     assert proc.stdout == ""
     line = _one_line_error(proc.stderr)
     assert "No articles could be loaded" in line and str(empty) in line
+
+
+def test_an_unusable_index_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code = main(["ask", "سؤال؟", "--index-dir", str(blocker / "index")])
+    assert code == 2
+    assert "a-file" in _one_line_error(capsys.readouterr().err)
