@@ -176,7 +176,7 @@ def hit_curve(results: Sequence[QuestionResult]) -> dict[int, float]:
 
 
 # ---- running --------------------------------------------------------------------------------
-def cache_dir(settings: Settings) -> Path:
+def cache_dir() -> Path:
     """Where evaluation indexes of other corpora live (RAG_CACHE_DIR, default .cache/ in the project)."""
     import os
 
@@ -195,14 +195,14 @@ def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) ->
 
     if gold.documents:
         # SQuAD: the contexts are the corpus; one cached index per file and index settings.
-        s = replace(settings, index_dir=cache_dir(settings) / f"squad-{gold.sha256[:16]}-{_fingerprint(settings)}")
+        s = replace(settings, index_dir=cache_dir() / f"squad-{gold.sha256[:16]}-{_fingerprint(settings)}")
         RAG(s).index_documents(list(gold.documents))
         return s
     if corpus:
         key = hashlib.sha256("\0".join(sorted(str(Path(p).resolve()) for p in corpus)).encode()).hexdigest()[:16]
         s = replace(
             settings,
-            index_dir=cache_dir(settings) / f"corpus-{key}-{_fingerprint(settings)}",
+            index_dir=cache_dir() / f"corpus-{key}-{_fingerprint(settings)}",
             corpus=tuple(Path(p) for p in corpus),
         )
         RAG(s).index(list(corpus))
