@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from rag.arabic import analyze, normalize_arabic, stopwords  # noqa: E402
 from rag.chunk import chunk_documents  # noqa: E402
 from rag.gold import load_gold  # noqa: E402
-from rag.keywords import (  # noqa: E402
+from rag.index.keywords import (  # noqa: E402
     DEFAULT_BM25,
     BM25Params,
     KeywordIndex,
@@ -329,7 +329,7 @@ def replicate(case: Case, n: int, vary: bool) -> tuple[list[Document], list[Chun
 _LOAD_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
-from rag.keywords import KeywordIndex
+from rag.index.keywords import KeywordIndex
 t1 = time.perf_counter()
 idx = KeywordIndex.load(__import__("pathlib").Path(sys.argv[1]))
 t2 = time.perf_counter()

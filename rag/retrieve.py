@@ -11,11 +11,11 @@ import numpy as np
 
 from .arabic import normalize_arabic
 from .errors import ConfigError
-from .store import IndexStore
+from .index.local import IndexStore
 from .types import Chunk, Passage
 
 if TYPE_CHECKING:
-    from .keywords import KeywordIndex
+    from .index.keywords import KeywordIndex
 
 # Candidates taken from each retriever before fusion: deep enough that a chunk ranked low
 # by one side but high by the other is still seen.
@@ -75,7 +75,7 @@ def hybrid_candidates(
     weight: float = W_DENSE_FUSION,
 ) -> list[Candidate]:
     """Union of the dense and BM25 pools, fused by min-max score combination or by reciprocal rank."""
-    from .keywords import analyze_for_bm25
+    from .index.keywords import analyze_for_bm25
 
     dense = store.search(query_vec, k)
     bm25_all, matched = keywords.scores(analyze_for_bm25(question))

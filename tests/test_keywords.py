@@ -12,8 +12,7 @@ import pytest
 from rag.chunk import chunk_documents
 from rag.config import Settings
 from rag.errors import IndexCorruptError
-from rag.ingest import load_documents
-from rag.keywords import (
+from rag.index.keywords import (
     KEYWORDS_DIR,
     BM25Params,
     KeywordIndex,
@@ -24,7 +23,8 @@ from rag.keywords import (
     write_keyword_index,
     write_term_stats,
 )
-from rag.store import IndexStore, build_index
+from rag.index.local import IndexStore, build_index
+from rag.ingest import load_documents
 from rag.types import Chunk, Document
 
 from .conftest import ARTICLES, SEED, HashEmbeddings

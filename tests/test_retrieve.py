@@ -14,7 +14,8 @@ from rag.cli import _settings, build_parser
 from rag.config import Settings
 from rag.embed import ArrayEmbeddings
 from rag.errors import ConfigError
-from rag.keywords import analyze_for_bm25, keyword_text
+from rag.index.keywords import analyze_for_bm25, keyword_text
+from rag.index.local import IndexStore, embedding_text
 from rag.pipeline import RAG
 from rag.retrieve import (
     RRF_K,
@@ -25,7 +26,6 @@ from rag.retrieve import (
     retrieve,
     to_passages,
 )
-from rag.store import IndexStore, embedding_text
 from rag.types import Chunk, Document, Passage
 
 from .conftest import SEED, HashEmbeddings

@@ -9,9 +9,9 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from rag.keywords import write_term_stats
+from rag.index.keywords import write_term_stats
+from rag.index.local import IndexStore, build_index, live_generation
 from rag.pipeline import RAG
-from rag.store import IndexStore, build_index, live_generation
 from rag.types import Document
 
 from .conftest import HashEmbeddings

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .arabic import analyze
-from .errors import IndexCorruptError
-from .types import Chunk, Document, TermStats
+from ..arabic import analyze
+from ..errors import IndexCorruptError
+from ..types import Chunk, Document, TermStats
 
 TERM_STATS = "term_stats.json"
 KEYWORDS_DIR = "keywords"

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from .types import Chunk, Document
+from ..errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from ..types import Chunk, Document
 
 if TYPE_CHECKING:
     import faiss
 
-    from .config import Settings
-    from .embed import ArrayEmbeddings
+    from ..config import Settings
+    from ..embed import ArrayEmbeddings
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -168,7 +168,7 @@ def build_index(
     because of a bad read). Everything else absent from ``documents`` is removed.
     ``progress(total)`` returns a callback taking the number of chunks just embedded.
     """
-    from .chunk import chunk_documents
+    from ..chunk import chunk_documents
 
     t0 = time.perf_counter()
     index_dir = settings.index_dir
@@ -227,7 +227,7 @@ def build_index(
     # The model's cosine scale only changes with the model, which a loaded old index shares.
     reference = old.manifest.get("dense_reference") if old is not None else None
     if reference is None:
-        from .embed import measure_scale
+        from ..embed import measure_scale
 
         reference = measure_scale(embeddings)
     manifest = {
