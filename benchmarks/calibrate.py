@@ -43,7 +43,7 @@ MAX_ANSWERABLE_REFUSED = 0.03
 
 def _rag_for(gold_path: Path, settings: Settings) -> tuple[Any, RAG]:
     gold = load_gold(gold_path)
-    rag = RAG(prepare(gold, settings, None))
+    rag = RAG(prepare(gold, settings, None)[0])
     rag.store  # noqa: B018 - load now
     return gold, rag
 

@@ -40,7 +40,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for path in GOLD:
         gold = load_gold(path)
-        rag = RAG(prepare(gold, Settings.from_env(), None))
+        rag = RAG(prepare(gold, Settings.from_env(), None)[0])
         store, keywords = rag.store, rag.keywords
         questions = [q for q in gold.questions if q.answerable]
         vectors = [rag.embeddings.embed_query_vector(q.question) for q in questions]

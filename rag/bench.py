@@ -109,9 +109,11 @@ def bench_indexing(
 def build_scaled_index(settings: Settings, docs: list[Document], target: int, work: Path) -> Settings:
     """An index of ~``target`` chunks: real chunks, plus copies whose vectors are perturbed real vectors."""
     from .chunk import chunk_documents
-    from .embed import make_embeddings
+    from .embed import make_embeddings, measure_scale
+    from .index.generations import writer_lock
     from .index.keywords import INDEX_WRITERS
-    from .index.local import FORMAT_VERSION, embedding_text, write_generation
+    from .index.local import embedding_text, write_generation
+    from .index.plan import source_key
 
     emb = make_embeddings(settings)
     chunks = chunk_documents(docs, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
@@ -129,15 +131,19 @@ def build_scaled_index(settings: Settings, docs: list[Document], target: int, wo
         vecs.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
     matrix = np.concatenate(vecs)
     s = replace(settings, index_dir=work / "scaled")
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "settings": s.index_fingerprint(),
-        "embedding": {"runtime": s.runtime, "name": emb.name, "dim": emb.dim},
-        "n_documents": len(all_docs),
-        "n_chunks": len(all_chunks),
-        "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path} for d in all_docs},
-    }
-    write_generation(s.index_dir, manifest, all_docs, all_chunks, matrix, INDEX_WRITERS)
+    s.index_dir.mkdir(parents=True, exist_ok=True)
+    with writer_lock(s.index_dir):
+        write_generation(
+            s.index_dir,
+            settings=s,
+            embedding={"runtime": s.runtime, "name": emb.name, "dim": emb.dim},
+            dense_reference=measure_scale(emb),
+            documents=all_docs,
+            keys={d.doc_id: source_key(d) for d in all_docs},
+            chunks=all_chunks,
+            vectors=matrix,
+            extra_writers=INDEX_WRITERS,
+        )
     return s
 
 

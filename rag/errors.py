@@ -36,7 +36,15 @@ class IndexMismatchError(StoreError):
 
 
 class IndexCorruptError(StoreError):
-    """The index files are unreadable or inconsistent."""
+    """The index files are unreadable, damaged or inconsistent."""
+
+
+class IndexBusyError(StoreError):
+    """Another process is writing the index and we were told not to wait."""
+
+
+class QuestionError(RagError):
+    """The question (or a retrieval parameter given with it) cannot be used as it is."""
 
 
 class GoldFormatError(RagError):

@@ -189,15 +189,16 @@ def _fingerprint(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(settings.index_fingerprint(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) -> Settings:
-    """Settings whose index holds the gold set's corpus (built or updated as needed)."""
+def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) -> tuple[Settings, dict[str, str]]:
+    """Settings whose index holds the gold set's corpus (built or updated as needed), and the ids of
+    articles indexed under another id because their text duplicates it (gold sources are mapped)."""
     from .pipeline import RAG
 
     if gold.documents:
         # SQuAD: the contexts are the corpus; one cached index per file and index settings.
         s = replace(settings, index_dir=cache_dir() / f"squad-{gold.sha256[:16]}-{_fingerprint(settings)}")
-        RAG(s).index_documents(list(gold.documents))
-        return s
+        report = RAG(s).index_documents(list(gold.documents))
+        return s, {d.doc_id: d.same_as for d in report.duplicates}
     if corpus:
         key = hashlib.sha256("\0".join(sorted(str(Path(p).resolve()) for p in corpus)).encode()).hexdigest()[:16]
         s = replace(
@@ -205,9 +206,9 @@ def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) ->
             index_dir=cache_dir() / f"corpus-{key}-{_fingerprint(settings)}",
             corpus=tuple(Path(p) for p in corpus),
         )
-        RAG(s).index(list(corpus))
-        return s
-    return settings
+        RAG(s).index(list(corpus), sync=True)
+        return s, {}
+    return settings, {}
 
 
 def check_sources(gold: GoldSet, known: set[str]) -> None:
@@ -234,11 +235,18 @@ def evaluate(
 
     settings = settings or Settings.from_env()
     gold = load_gold(gold_path)
-    s = prepare(gold, settings, corpus)
+    s, aliases = prepare(gold, settings, corpus)
+    if aliases:
+        gold = replace(
+            gold,
+            questions=tuple(
+                replace(q, sources=tuple(dict.fromkeys(aliases.get(x, x) for x in q.sources))) for q in gold.questions
+            ),
+        )
     rag = RAG(s)
     store = rag.store
     check_sources(gold, set(store.documents))
-    rag.answer_from(gold.questions[0].question, [])  # load term statistics outside the timings
+    rag.answer_from(gold.questions[0].question, [], store)  # load term statistics outside the timings
     results: list[QuestionResult] = []
     questions: Sequence[GoldQuestion] = gold.questions
     if progress:
@@ -247,14 +255,14 @@ def evaluate(
         questions = tqdm(gold.questions, desc=f"eval {gold.name}", unit="q", leave=False)
     for q in questions:
         t0 = time.perf_counter()
-        passages, _ = rag.search(q.question, max(10, s.top_k))
-        result = rag.answer_from(q.question, passages[: s.top_k])
+        passages, _ = rag.search(q.question, max(10, s.top_k), store)
+        result = rag.answer_from(q.question, passages[: s.top_k], store)
         latency = (time.perf_counter() - t0) * 1e3
         results.append(score_question(q, result, passages, latency))
     config = {
         **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items() if k not in ("corpus",)},
         "corpus": [str(p) for p in s.corpus] if not gold.documents else gold.path,
-        "embedding": store.manifest.get("embedding"),
+        "embedding": store.manifest.raw.get("embedding"),
         "refusal_threshold": REFUSAL_THRESHOLD,
         "n_documents": len(store.documents),
         "n_chunks": len(store.chunks),

@@ -6,12 +6,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .answerer import REFUSAL_THRESHOLD, DenseScale, extract_answer
-from .config import Settings
-from .errors import IndexMissingError
+from .config import MAX_TOP_K, Settings
+from .errors import IndexCorruptError, IndexMissingError, QuestionError, RagError
 from .types import Answer, Document, Passage, TermStats
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from .embed import ArrayEmbeddings
     from .index.keywords import KeywordIndex
-    from .index.local import BuildReport, IndexStore
+    from .index.local import BuildReport, IndexStore, LocalIndex
     from .ingest import Skipped
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -45,8 +46,37 @@ def tqdm_progress(desc: str) -> ProgressFactory:
     return factory
 
 
+def _to_stderr(message: str) -> None:
+    print(f"rag: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What `rag index` did: the update, and every file it skipped or wants the user to check."""
+
+    build: BuildReport
+    skipped: tuple[Skipped, ...] = ()
+    notices: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One row of `rag list`."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    chunks: int
+    path: str
+
+
 class RAG:
-    """The question-answering pipeline over one index. Cheap to construct; loads on first use."""
+    """The question-answering pipeline over one index. Cheap to construct; loads on first use.
+
+    Safe to share between threads: each question is answered from one loaded index generation,
+    and a newer generation published by any process is picked up by the next question.
+    """
 
     def __init__(
         self,
@@ -55,15 +85,15 @@ class RAG:
         auto_index: bool = True,
         progress: ProgressFactory | None = None,
         embeddings: ArrayEmbeddings | None = None,
+        notify: Callable[[str], None] | None = _to_stderr,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self._embeddings = embeddings
         self.auto_index = auto_index
         self.progress = progress
+        self.notify = notify
         self._store: IndexStore | None = None
-        self._stats: TermStats | None = None
-        self._keywords: KeywordIndex | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # ---- loaded state --------------------------------------------------------------------
     @property
@@ -76,133 +106,197 @@ class RAG:
         return self._embeddings
 
     @property
+    def backend(self) -> LocalIndex:
+        """The index folder this pipeline reads and writes."""
+        from .index.keywords import INDEX_WRITERS
+        from .index.local import LocalIndex
+
+        return LocalIndex(
+            self.settings,
+            lambda: self.embeddings,
+            progress=self.progress if self.progress is not None else tqdm_progress("embedding"),
+            notify=self.notify,
+            extra_writers=INDEX_WRITERS,
+        )
+
+    @property
     def store(self) -> IndexStore:
-        """The loaded index; built from ``settings.corpus`` on first use when there is none."""
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = self._load_or_build()
-        return self._store
+        """The live index generation, loaded once and reloaded when a newer one is published.
 
-    def _load_or_build(self) -> IndexStore:
-        from .index.local import IndexStore, live_generation
+        Only the default index folder, and only when it holds nothing at all, is built on first
+        use (from ``settings.corpus``); any other missing or damaged index is an error.
+        """
+        with self._lock:
+            store = self._store
+            if store is None or not store.is_live():
+                fresh = self._load_or_build()
+                self._store = fresh
+                # The old generation stays pinned by any question still being answered from it.
+                store = fresh
+            return store
 
-        if live_generation(self.settings.index_dir) is None:
-            if not self.auto_index:
-                raise IndexMissingError(f"no index in {self.settings.index_dir}: run `rag index` to build one")
-            self.index(self.settings.corpus)
-        return IndexStore.load(self.settings.index_dir, self.settings, self.embeddings.name)
+    @property
+    def keywords(self) -> KeywordIndex:
+        """The BM25 index of the live generation."""
+        return self.store.keywords
 
     @property
     def term_stats(self) -> TermStats:
-        if self._stats is None:
-            from .index.keywords import load_term_stats
-
-            self._stats = load_term_stats(self.store.path)
-        return self._stats
+        """Keyword document frequencies of the live generation (the answerer's IDF weights)."""
+        return self.store.term_stats
 
     @property
     def dense_scale(self) -> DenseScale:
         """This index's cosine levels for related and unrelated texts (recorded when it was built)."""
-        ref = self.store.manifest.get("dense_reference") or {}
-        return DenseScale(float(ref.get("related", 1.0)), float(ref.get("unrelated", 0.0)))
+        ref = self.store.manifest.dense_reference
+        return DenseScale(ref["related"], ref["unrelated"])
 
-    @property
-    def keywords(self) -> KeywordIndex:
-        """The BM25 index of the loaded generation (loaded on first use, checked against its chunks)."""
-        if self._keywords is None:
-            from .index.keywords import KeywordIndex
+    def _load_or_build(self) -> IndexStore:
+        from .index.generations import index_state, repair_hint
+        from .index.local import IndexStore
 
-            store = self.store
-            self._keywords = KeywordIndex.load(store.path, store.chunks)
-        return self._keywords
+        index_dir = self.settings.index_dir
+        state = index_state(index_dir)
+        if state == "live":
+            return IndexStore.load(index_dir, self.settings, self.embeddings.name)
+        if state == "orphaned":
+            raise IndexCorruptError(
+                f"{index_dir} holds index generations but no CURRENT file: {repair_hint(index_dir)}"
+            )
+        if state == "foreign":
+            raise IndexMissingError(
+                f"{index_dir} is not an index folder (it holds other files): give another --index-dir"
+            )
+        if not (self.auto_index and self.settings.uses_default_index()):
+            raise IndexMissingError(f"no index in {index_dir}: run `rag index PATHS --index-dir {index_dir}`")
+        self.index(self.settings.corpus)
+        return IndexStore.load(index_dir, self.settings, self.embeddings.name)
 
     # ---- building ------------------------------------------------------------------------
     def index(
-        self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False
-    ) -> tuple[BuildReport, list[Skipped]]:
-        """(Re)index files/folders (default: the configured corpus), embedding only new or changed articles."""
-        from .ingest import load_documents
+        self,
+        paths: Sequence[str | Path] | None = None,
+        *,
+        sync: bool = False,
+        rebuild: bool = False,
+        wait: bool = True,
+    ) -> IndexReport:
+        """Add the articles under ``paths`` (new and changed ones; everything else stays).
 
-        docs, skipped = load_documents(list(paths or self.settings.corpus))
-        keep = self._doc_ids_of_paths([s.path for s in skipped])
-        return self.index_documents(docs, rebuild=rebuild, keep=keep), skipped
+        ``sync``: the index then holds exactly these articles (files that fail to load keep their
+        previous version). ``rebuild``: re-embed every article (after a model or chunking change).
+        Without ``paths``: the configured corpus (``settings.corpus``, the sample articles by
+        default); with ``rebuild`` and no paths, just the articles already indexed.
+        """
+        from .ingest import read_articles
+
+        if paths is None or len(paths) == 0:
+            paths = [] if rebuild else list(self.settings.corpus)
+        loaded = read_articles(list(paths), max_file_mb=self.settings.max_file_mb) if paths else None
+        protected = [s.path for s in loaded.skipped] if loaded else []
+        build = self.backend.update(
+            loaded.documents if loaded else (), sync=sync, protected_paths=protected, rebuild=rebuild, wait=wait
+        )
+        self._forget()
+        return IndexReport(build, loaded.skipped if loaded else (), loaded.notices if loaded else ())
 
     def index_documents(
-        self, docs: Sequence[Document], *, rebuild: bool = False, keep: Sequence[str] = ()
+        self, docs: Sequence[Document], *, sync: bool = True, rebuild: bool = False, wait: bool = True
     ) -> BuildReport:
-        """Make the index hold exactly ``docs`` (plus ``keep``), embedding only what changed."""
-        from .index.keywords import INDEX_WRITERS
-        from .index.local import build_index
-
-        report = build_index(
-            self.settings,
-            docs,
-            self.embeddings,
-            rebuild=rebuild,
-            keep=keep,
-            progress=self.progress if self.progress is not None else tqdm_progress("embedding"),
-            extra_writers=INDEX_WRITERS,
-        )
-        self._store = None
-        self._stats = None
-        self._keywords = None
+        """Index already loaded documents (by default the index then holds exactly these)."""
+        report = self.backend.update(list(docs), sync=sync, rebuild=rebuild, wait=wait)
+        self._forget()
         return report
 
-    def _doc_ids_of_paths(self, paths: Sequence[str]) -> list[str]:
-        """Doc ids the live index holds for these source paths (to keep them when their files fail to load)."""
-        import json
+    def remove(self, doc_ids: Sequence[str], *, wait: bool = True) -> BuildReport:
+        """Remove articles by id (see ``list_articles``)."""
+        if not doc_ids:
+            raise RagError("name the articles to remove by id (see `rag list`)")
+        self._require_index()
+        report = self.backend.update(remove=list(doc_ids), wait=wait)
+        self._forget()
+        return report
 
-        from .index.local import live_generation
+    def repair(self, *, wait: bool = True) -> str:
+        """Make the live index intact again (falling back to the newest intact earlier generation)."""
+        message = self.backend.repair(wait=wait)
+        self._forget()
+        return message
 
-        gen = live_generation(self.settings.index_dir)
-        if gen is None or not paths:
-            return []
-        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-        wanted = {str(Path(p).resolve()) for p in paths}
+    def list_articles(self) -> list[ArticleInfo]:
+        """What the index holds, one row per article, by id."""
+        store = self.store
         return [
-            i
-            for i, meta in manifest.get("documents", {}).items()
-            if str(Path(meta.get("path", "")).resolve()) in wanted
+            ArticleInfo(d.doc_id, d.title, d.date, d.source, store.manifest.documents[d.doc_id].n_chunks, d.path)
+            for d in sorted(store.documents.values(), key=lambda d: d.doc_id)
         ]
 
+    def _require_index(self) -> None:
+        from .index.generations import index_state
+
+        if index_state(self.settings.index_dir) in ("empty", "foreign"):
+            raise IndexMissingError(f"no index in {self.settings.index_dir}: nothing to change")
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._store = None
+
     # ---- asking --------------------------------------------------------------------------
+    def check_question(self, question: str, k: int | None = None) -> tuple[str, int]:
+        """The question stripped and the number of passages, or a QuestionError saying what to change."""
+        question = (question or "").strip()
+        if not question:
+            raise QuestionError("the question is empty: ask something about the articles")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"the question is {len(question):,} characters long; the limit is {limit:,}: ask a shorter question"
+            )
+        k = self.settings.top_k if k is None else k
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_TOP_K:
+            raise QuestionError(f"the number of passages (k) must be between 1 and {MAX_TOP_K}, not {k}")
+        return question, k
+
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         """The top-k passages for a question."""
         return self.search(question, k)[0]
 
-    def search(self, question: str, k: int | None = None) -> tuple[list[Passage], dict[str, float]]:
+    def search(
+        self, question: str, k: int | None = None, store: IndexStore | None = None
+    ) -> tuple[list[Passage], dict[str, float]]:
         """Top-k passages and the time spent embedding and searching (ms)."""
         from .retrieve import retrieve
 
-        question = _check_question(question)
-        store = self.store
-        keywords = self.keywords if self.settings.retrieval != "dense" else None
+        question, k = self.check_question(question, k)
+        store = store or self.store
+        keywords = store.keywords if self.settings.retrieval != "dense" else None
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
-        passages = retrieve(
-            store, qvec, k or self.settings.top_k, question=question, mode=self.settings.retrieval, keywords=keywords
-        )
+        passages = retrieve(store, qvec, k, question=question, mode=self.settings.retrieval, keywords=keywords)
         t2 = time.perf_counter()
         return passages, {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}
 
-    def answer_from(self, question: str, passages: Sequence[Passage]) -> Answer:
+    def answer_from(self, question: str, passages: Sequence[Passage], store: IndexStore | None = None) -> Answer:
         """The extractive answer to a question from already retrieved passages."""
-        return extract_answer(
+        store = store or self.store
+        ref = store.manifest.dense_reference
+        result = extract_answer(
             question,
             passages,
-            self.term_stats,
+            store.term_stats,
             threshold=REFUSAL_THRESHOLD,
             max_quotes=self.settings.max_quotes,
-            scale=self.dense_scale,
+            scale=DenseScale(ref["related"], ref["unrelated"]),
         )
+        return replace(result, index_version=store.name)
 
     def answer(self, question: str, k: int | None = None) -> Answer:
         """Answer a question from the articles, with ``[n]`` citations (or say the articles do not)."""
-        passages, timings = self.search(question, k)
+        store = self.store  # one generation for the whole question, whatever writers do meanwhile
+        passages, timings = self.search(question, k, store)
         t0 = time.perf_counter()
-        result = self.answer_from(question, passages)
+        result = self.answer_from(question, passages, store)
         timings["answer"] = (time.perf_counter() - t0) * 1e3
         timings["total"] = timings["embed"] + timings["search"] + timings["answer"]
         result.timings_ms.update(timings)
@@ -213,15 +307,6 @@ class RAG:
         from .lc import make_retriever
 
         return make_retriever(self, k or self.settings.top_k)
-
-
-def _check_question(question: str) -> str:
-    from .errors import RagError
-
-    question = (question or "").strip()
-    if not question:
-        raise RagError("the question is empty: ask something about the articles")
-    return question
 
 
 _default: RAG | None = None

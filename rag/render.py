@@ -90,5 +90,6 @@ def to_dict(a: Answer) -> dict[str, Any]:
             }
             for p in a.passages
         ],
+        "index_version": a.index_version,
         "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
     }

@@ -75,6 +75,7 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     answered: bool = True  # False when the articles do not say
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    index_version: str = ""  # the index generation the answer came from (all of it, never a mix)
 
 
 @dataclass(frozen=True)

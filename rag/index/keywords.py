@@ -20,10 +20,11 @@ numpy does directly: importing bm25s pulls in scipy (~0.4 s) that ``rag ask`` ne
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -165,29 +166,41 @@ class KeywordIndex:
 
     # ---- reading -------------------------------------------------------------------------
     @classmethod
-    def load(cls, gen: Path, chunks: Sequence[Chunk] | None = None) -> KeywordIndex:
-        """Open ``gen/keywords``; with ``chunks``, also check it indexes exactly those chunks."""
+    def load(
+        cls, gen: Path, chunks: Sequence[Chunk] | None = None, read: Callable[[str], bytes] | None = None
+    ) -> KeywordIndex:
+        """Open ``gen/keywords``; with ``chunks``, also check it indexes exactly those chunks.
+
+        ``read(name)`` returns a file of the generation (the index store passes one that checks
+        each file against the manifest's checksum); by default files are read as they are.
+        """
         folder = gen / KEYWORDS_DIR
+        reader = read or (lambda name: (gen / name).read_bytes())
+
+        def file(name: str) -> bytes:
+            return reader(f"{KEYWORDS_DIR}/{name}")
+
         try:
-            meta = json.loads((folder / ANALYSIS).read_text(encoding="utf-8"))
+            meta = json.loads(file(ANALYSIS))
         except FileNotFoundError as exc:
-            raise IndexCorruptError(f"the index in {gen} has no keyword index: run `rag index` to add one") from exc
+            raise IndexCorruptError(f"the index in {gen} has no keyword index: run `rag index --rebuild`") from exc
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"cannot read {folder / ANALYSIS} ({exc}): run `rag index --rebuild`") from exc
         if meta.get("format_version") != FORMAT_VERSION or meta.get("analyzer") != ANALYZER:
             raise IndexCorruptError(
-                f"the keyword index in {gen} was built by another version ({meta.get('analyzer')}): run `rag index`"
+                f"the keyword index in {gen} was built by another version ({meta.get('analyzer')}): "
+                "run `rag index --rebuild`"
             )
         try:
-            raw = json.loads((folder / _PARAMS).read_text(encoding="utf-8"))
-            vocab = json.loads((folder / _VOCAB).read_text(encoding="utf-8"))
+            raw = json.loads(file(_PARAMS))
+            vocab = json.loads(file(_VOCAB))
             params = BM25Params(raw["method"], float(raw["k1"]), float(raw["b"]), float(raw["delta"]))
-            nonocc = np.load(folder / _NONOCC, allow_pickle=False) if params.method in ("bm25l", "bm25+") else None
+            nonocc = _load_npy(file(_NONOCC)) if params.method in ("bm25l", "bm25+") else None
             index = cls(
                 vocab,
-                np.load(folder / _DATA, allow_pickle=False),
-                np.load(folder / _INDICES, allow_pickle=False),
-                np.load(folder / _INDPTR, allow_pickle=False),
+                _load_npy(file(_DATA)),
+                _load_npy(file(_INDICES)),
+                _load_npy(file(_INDPTR)),
                 int(raw["num_docs"]),
                 params,
                 nonocc,
@@ -280,6 +293,10 @@ def write_keywords(gen: Path, documents: Sequence[Document], chunks: Sequence[Ch
     _write_bm25(gen, terms, chunks)
 
 
+def _load_npy(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
 def _save_npy(path: Path, array: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, np.ascontiguousarray(array), allow_pickle=False)
@@ -300,10 +317,14 @@ def write_term_stats(gen: Path, documents: Sequence[Document], chunks: Sequence[
     _write_stats(gen, _chunk_terms(documents, chunks))
 
 
-def load_term_stats(gen: Path) -> TermStats:
-    """Read the term statistics of an index generation."""
-    raw = json.loads((gen / TERM_STATS).read_text(encoding="utf-8"))
-    return TermStats(int(raw["n_chunks"]), raw["df"])
+def load_term_stats(gen: Path, read: Callable[[str], bytes] | None = None) -> TermStats:
+    """Read the term statistics of an index generation (through ``read``, as ``KeywordIndex.load``)."""
+    data = read(TERM_STATS) if read is not None else (gen / TERM_STATS).read_bytes()
+    try:
+        raw = json.loads(data)
+        return TermStats(int(raw["n_chunks"]), dict(raw["df"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{gen / TERM_STATS} is damaged ({exc}): run `rag index --rebuild`") from exc
 
 
 # Everything the keyword side writes into a new index generation, in order.

@@ -5,6 +5,14 @@ site furniture line by line, ``metadata`` finds dates, bylines and sources.
 """
 
 from .boilerplate import clean_article, clean_unicode
-from .readers import SUPPORTED_SUFFIXES, Skipped, load_documents
+from .readers import SUPPORTED_SUFFIXES, LoadReport, Skipped, load_documents, read_articles
 
-__all__ = ["SUPPORTED_SUFFIXES", "Skipped", "clean_article", "clean_unicode", "load_documents"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "LoadReport",
+    "Skipped",
+    "clean_article",
+    "clean_unicode",
+    "load_documents",
+    "read_articles",
+]

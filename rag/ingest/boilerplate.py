@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from rag.errors import IngestError
 from rag.types import Document
@@ -227,6 +228,38 @@ def _drop_headline_runs(lines: list[str]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class CleanReport:
+    """How much of a file's text the cleaner kept, and where the dropped text was."""
+
+    input_chars: int
+    kept_chars: int
+    header_chars: int  # before the first line of prose (menus, crumbs, headline lists)
+    tail_chars: int  # from the end-of-article marker on (related news, tags, comments)
+    end_marker: str | None
+
+    def notice(self, min_chars: int = 1500, min_share: float = 0.5) -> str | None:
+        """A sentence for the user when most of a sizeable file was dropped (None otherwise)."""
+        if self.input_chars < min_chars or self.kept_chars >= min_share * self.input_chars:
+            return None
+        share = 100 * self.kept_chars / self.input_chars
+        rest = self.input_chars - self.kept_chars - self.header_chars - self.tail_chars
+        head = f"kept only {share:.0f}% of the text ({self.kept_chars:,} of {self.input_chars:,} characters)"
+        if self.tail_chars >= max(self.header_chars, rest):
+            why = (
+                f"the {self.tail_chars:,} characters from the line «{self.end_marker}» on were taken for the "
+                "site's end-of-article section (related news, tags, comments)"
+            )
+        elif self.header_chars >= rest:
+            why = (
+                f"the {self.header_chars:,} characters before the first paragraph of prose were taken for "
+                "the page header (menus, headline lists)"
+            )
+        else:
+            why = f"{rest:,} characters of short lines without sentence punctuation were taken for menus and lists"
+        return f"{head}: {why}. Check the file if the article is longer"
+
+
 def clean_document(
     raw: str,
     *,
@@ -236,6 +269,20 @@ def clean_document(
     content_hash: str,
     hints: Meta | None = None,
 ) -> Document:
+    """Turn an article's text (any format, already converted to lines) into a clean Document."""
+    return clean_with_report(raw, doc_id=doc_id, title=title, path=path, content_hash=content_hash, hints=hints)[0]
+
+
+def clean_with_report(
+    raw: str,
+    *,
+    doc_id: str,
+    title: str | None,
+    path: str,
+    content_hash: str,
+    hints: Meta | None = None,
+) -> tuple[Document, CleanReport]:
+    """``clean_document``, plus how much text was dropped and where (for the user's notice)."""
     meta = hints or Meta()
     lines = [line.strip() for line in clean_unicode(raw).split("\n")]
     nonblank = [i for i, line in enumerate(lines) if line]
@@ -301,7 +348,8 @@ def clean_document(
     # 4. Body: stop at the first end-of-article section; drop furniture lines in between.
     body: list[str] = []
     skipping_teaser = False
-    for line in lines[start:]:
+    end_at: int | None = None
+    for n, line in enumerate(lines[start:], start=start):
         if not line:
             skipping_teaser = False
             continue
@@ -310,6 +358,7 @@ def clean_document(
                 # A bare "اقرأ أيضا" inside the article introduces one teaser block, not the footer.
                 skipping_teaser = True
                 continue
+            end_at = n
             break
         if skipping_teaser and not _is_sentence(line):
             continue
@@ -335,7 +384,14 @@ def clean_document(
     stamp_date = meta.stamp_dates[0] if meta.stamp_dates else None
     date = meta.date or header_date or dateline_date or stamp_date
 
-    return Document(
+    report = CleanReport(
+        input_chars=sum(len(x) for x in lines),
+        kept_chars=sum(len(x) for x in body),
+        header_chars=sum(len(x) for x in lines[:start]),
+        tail_chars=sum(len(x) for x in lines[end_at:]) if end_at is not None else 0,
+        end_marker=lines[end_at][:40] if end_at is not None else None,
+    )
+    doc = Document(
         doc_id=doc_id,
         title=title or title_from_lead(body[0]),
         text="\n\n".join(body),
@@ -345,6 +401,7 @@ def clean_document(
         author=meta.author,
         content_hash=content_hash,
     )
+    return doc, report
 
 
 def clean_article(

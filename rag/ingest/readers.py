@@ -7,20 +7,22 @@ Only the standard library is imported at module level; selectolax (HTML) and cha
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rag.errors import IngestError, NoDocumentsError
 from rag.types import Document
 
-from .boilerplate import clean_document, clean_unicode
+from .boilerplate import clean_unicode, clean_with_report
 from .metadata import Meta, parse_date_value, word_count
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".jsonl")
@@ -28,10 +30,11 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".jsonl")
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file (or one jsonl line) that was not loaded, and why."""
+    """A file (or one jsonl line, or a folder) that was not loaded, and why."""
 
     path: str
     reason: str
+    folder: bool = False  # a folder that could not be listed: what it held before must stay indexed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,17 +267,63 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Skipped]:
-    text, encoding = _decode(raw)
-    utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig", "ascii")
-    raw_lines = raw.split(b"\n") if utf8 else None
-    seen: dict[str, int] = {}
-    # Split on "\n" only: JSON strings may legally contain U+2028, which str.splitlines() splits on.
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
+def _jsonl_records(path: Path, f: BinaryIO, max_bytes: int) -> Iterator[tuple[int, str, bytes] | Skipped]:
+    """(line number, text, raw bytes) of each non-blank line, streamed: memory stays bounded by
+    one record. A record over ``max_bytes`` is skipped and reported. UTF-8 (with or without BOM)
+    is read line by line; any other encoding is detected on the whole file (up to a size cap)."""
+    first = f.read(4)
+    f.seek(0)
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in first:
+        raw = f.read(max_bytes * _NON_UTF8_JSONL_FACTOR + 1)
+        if len(raw) > max_bytes * _NON_UTF8_JSONL_FACTOR:
+            yield Skipped(
+                str(path), f"a non-UTF-8 .jsonl file over {_mb(max_bytes * _NON_UTF8_JSONL_FACTOR)}: save it as UTF-8"
+            )
+            return
+        text, encoding = _decode(raw)
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            line = line.rstrip("\r")
+            if line.strip():
+                try:
+                    yield lineno, line, line.encode(encoding)
+                except (UnicodeEncodeError, LookupError):
+                    yield lineno, line, line.encode("utf-8")
+        return
+    lineno = 0
+    while True:
+        raw_line = f.readline(max_bytes + 1)
+        if not raw_line:
+            return
+        lineno += 1
+        if len(raw_line) > max_bytes and not raw_line.endswith(b"\n"):
+            size = len(raw_line)
+            while (more := f.readline(1 << 20)) and not more.endswith(b"\n"):
+                size += len(more)
+            yield Skipped(
+                str(path),
+                f"line {lineno}: the record is {_mb(size + len(more))}, "
+                f"over the {_mb(max_bytes)} limit for one article",
+            )
             continue
-        where = str(path)
+        if lineno == 1 and raw_line.startswith(codecs.BOM_UTF8):
+            raw_line = raw_line[len(codecs.BOM_UTF8) :]
+        raw_line = raw_line.rstrip(b"\n").rstrip(b"\r")
+        if not raw_line.strip():
+            continue
+        try:
+            yield lineno, raw_line.decode("utf-8"), raw_line
+        except UnicodeDecodeError:
+            yield Skipped(str(path), f"line {lineno}: not valid UTF-8 text")
+
+
+def _load_jsonl(path: Path, f: BinaryIO, max_bytes: int) -> Iterator[Document | Skipped | tuple[Document, str]]:
+    seen: dict[str, int] = {}
+    where = str(path)
+    for item in _jsonl_records(path, f, max_bytes):
+        if isinstance(item, Skipped):
+            yield item
+            continue
+        lineno, line, line_bytes = item
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -306,16 +355,9 @@ def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Skipped]:
 
         hints.take(parse_date_value(record.get("date")), field_str("source"), field_str("author"))
         # The hash is of the line's own bytes (without its line break), so editing one record
-        # re-indexes only that record. UTF-8 files are sliced directly; others re-encoded.
-        if raw_lines is not None:
-            line_bytes = raw_lines[lineno - 1].rstrip(b"\r")
-        else:
-            try:
-                line_bytes = line.encode(encoding)
-            except (UnicodeEncodeError, LookupError):
-                line_bytes = line.encode("utf-8")
+        # re-indexes only that record.
         try:
-            yield clean_document(
+            doc, report = clean_with_report(
                 body,
                 doc_id=doc_id,
                 title=field_str("title"),
@@ -325,88 +367,163 @@ def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Skipped]:
             )
         except IngestError:
             yield Skipped(where, f"line {lineno}: no article text left after cleaning (id {doc_id!r})")
+            continue
+        note = report.notice()
+        yield (doc, f"line {lineno} (id {doc_id!r}): {note}") if note else doc
 
 
-def _load_file(path: Path) -> Iterator[Document | Skipped]:
+# A .jsonl file in another encoding than UTF-8 must be decoded whole: allow it this many articles' worth.
+_NON_UTF8_JSONL_FACTOR = 20
+
+
+def _mb(n: int | float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} KB"
+
+
+def _open_regular(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    """Open a file for reading only if it is a regular file: a named pipe, device or socket would
+    block or never end. O_NONBLOCK makes opening a FIFO return at once instead of waiting."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = (
+                "a named pipe" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a folder" if stat.S_ISDIR(st.st_mode)
+                else "not a regular file"
+            )  # fmt: skip
+            raise _Unreadable(f"{kind}, not a regular file: skipped")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), st
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _load_file(path: Path, max_bytes: int) -> Iterator[Document | Skipped | tuple[Document, str]]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(str(path), f"unsupported file type {suffix or '(none)'!r}; use {', '.join(SUPPORTED_SUFFIXES)}")
         return
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        yield Skipped(str(path), f"cannot read file: {exc.strerror or exc}")
-        return
-    try:
-        if suffix == ".jsonl":
-            yield from _load_jsonl(path, raw)
-            return
-        text, _ = _decode(raw)
-        hints: Meta | None = None
-        title: str | None = None
-        if suffix == ".md":
-            text, title, hints = _markdown_to_text(text)
-        elif suffix in (".html", ".htm"):
-            text, title, hints = _html_to_text(text)
-        yield clean_document(
-            text, doc_id=path.name, title=title, path=str(path), content_hash=_sha256(raw), hints=hints
-        )
+        f, st = _open_regular(path)
     except _Unreadable as exc:
         yield Skipped(str(path), str(exc))
-    except IngestError:
-        yield Skipped(str(path), "no article text left after removing site boilerplate")
+        return
+    except OSError as exc:
+        reason = "a symbolic link that loops" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        yield Skipped(str(path), f"cannot read file: {reason}")
+        return
+    with f:
+        try:
+            if suffix == ".jsonl":
+                yield from _load_jsonl(path, f, max_bytes)
+                return
+            if st.st_size > max_bytes:
+                yield Skipped(
+                    str(path),
+                    f"the file is {_mb(st.st_size)}, over the {_mb(max_bytes)} limit for one article "
+                    "(raise it with RAG_MAX_FILE_MB if it really is one article)",
+                )
+                return
+            raw = f.read(max_bytes + 1)
+            if len(raw) > max_bytes:  # it grew while we looked
+                yield Skipped(str(path), f"the file is over the {_mb(max_bytes)} limit for one article")
+                return
+            text, _ = _decode(raw)
+            hints: Meta | None = None
+            title: str | None = None
+            if suffix == ".md":
+                text, title, hints = _markdown_to_text(text)
+            elif suffix in (".html", ".htm"):
+                text, title, hints = _html_to_text(text)
+            doc, report = clean_with_report(
+                text, doc_id=path.name, title=title, path=str(path), content_hash=_sha256(raw), hints=hints
+            )
+            note = report.notice()
+            yield (doc, note) if note else doc
+        except _Unreadable as exc:
+            yield Skipped(str(path), str(exc))
+        except IngestError:
+            yield Skipped(str(path), "no article text left after removing site boilerplate")
+        except OSError as exc:
+            yield Skipped(str(path), f"cannot read file: {exc.strerror or exc}")
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Supported, non-hidden files under ``folder``, recursively, sorted by path."""
+def _walk(folder: Path, skipped: list[Skipped]) -> list[Path]:
+    """Supported, non-hidden files under ``folder``, recursively, sorted by path. Folders that
+    cannot be listed and links to folders (never followed: they can loop) are reported."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+
+    def unlistable(exc: OSError) -> None:
+        skipped.append(Skipped(str(exc.filename or folder), f"cannot list folder: {exc.strerror or exc}", folder=True))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlistable):
+        keep = []
+        for d in dirnames:
+            if d.startswith("."):
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                skipped.append(
+                    Skipped(os.path.join(dirpath, d), "a link to a folder (not followed: give the folder itself)")
+                )
+                continue
+            keep.append(d)
+        dirnames[:] = keep
         for name in filenames:
             if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
                 found.append(Path(dirpath) / name)
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
+def _expand(paths: Iterable[str | Path], skipped: list[Skipped]) -> list[Path]:
     files: list[Path] = []
     for given in paths:
         path = Path(given)
-        if not path.exists():
+        if not os.path.lexists(path):
             raise IngestError(
                 f"{path}: no such file or folder. Check the path, or pass a folder of articles "
                 f"({', '.join(SUPPORTED_SUFFIXES)})."
             )
-        files.extend(_walk(path) if path.is_dir() else [path])
+        files.extend(_walk(path, skipped) if path.is_dir() else [path])
     return files
 
 
-def load_documents(paths: Sequence[str | Path]) -> tuple[list[Document], list[Skipped]]:
+@dataclass(frozen=True)
+class LoadReport:
+    """Everything read from some paths: the articles, what was skipped, and notices about articles
+    that were loaded but lost much of their text in cleaning."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...]
+    notices: tuple[Skipped, ...] = ()
+
+
+def read_articles(paths: Sequence[str | Path], *, max_file_mb: float = 5.0) -> LoadReport:
     """Load and clean every article under ``paths``; unreadable files are reported, not fatal."""
     if isinstance(paths, str | Path):
         paths = [paths]
-    files = _expand(paths)
-    documents: list[Document] = []
+    max_bytes = int(max_file_mb * 1e6)
     skipped: list[Skipped] = []
-    seen_files: set[Path] = set()
-    seen_ids: dict[str, str] = {}
+    files = _expand(paths, skipped)
+    documents: list[Document] = []
+    notices: list[Skipped] = []
+    seen_files: set[str] = set()
     for path in files:
-        resolved = path.resolve()
+        resolved = os.path.realpath(path)
         if resolved in seen_files:  # the same file reached twice (a folder and a file in it)
             continue
         seen_files.add(resolved)
-        for item in _load_file(path):
+        for item in _load_file(path, max_bytes):
             if isinstance(item, Skipped):
                 skipped.append(item)
-            elif item.doc_id in seen_ids:
-                # Gold sets cite articles by doc_id, so two documents may never share one.
-                skipped.append(
-                    Skipped(
-                        item.path, f"duplicate doc_id {item.doc_id!r} (already loaded from {seen_ids[item.doc_id]})"
-                    )
-                )
+            elif isinstance(item, tuple):
+                documents.append(item[0])
+                notices.append(Skipped(item[0].path, item[1]))
             else:
-                seen_ids[item.doc_id] = item.path
                 documents.append(item)
     if not documents:
         names = ", ".join(str(p) for p in paths)
@@ -417,4 +534,10 @@ def load_documents(paths: Sequence[str | Path]) -> tuple[list[Document], list[Sk
             + (f"Skipped {len(skipped)}: {details}{more}." if skipped else "")
             + f" Supported files: {', '.join(SUPPORTED_SUFFIXES)}."
         )
-    return documents, skipped
+    return LoadReport(tuple(documents), tuple(skipped), tuple(notices))
+
+
+def load_documents(paths: Sequence[str | Path], *, max_file_mb: float = 5.0) -> tuple[list[Document], list[Skipped]]:
+    """Load and clean every article under ``paths``: (documents, skipped files with reasons)."""
+    report = read_articles(paths, max_file_mb=max_file_mb)
+    return list(report.documents), list(report.skipped)
