@@ -45,20 +45,24 @@ def chunk_documents(
     )
     chunks: list[Chunk] = []
     for doc in docs:
-        search_from = 0
+        search_from, last_end = 0, 0
         for ordinal, piece in enumerate(splitter.split_text(doc.text)):
-            start = _locate(doc.text, piece, search_from)
+            start = _locate(doc.text, piece, search_from, last_end)
             end = start + len(piece)
             chunks.append(Chunk(chunk_id(doc.doc_id, start, end, piece), doc.doc_id, piece, start, end, ordinal))
             # Overlapping chunks start before the previous one ends, but never before it starts.
-            search_from = start + 1
+            search_from, last_end = start + 1, end
     return chunks
 
 
-def _locate(text: str, piece: str, search_from: int) -> int:
+def _locate(text: str, piece: str, search_from: int, last_end: int) -> int:
+    """Where ``piece`` sits: after the previous chunk's start and reaching past its end (the same
+    words can occur earlier in the article: "قال إنّ." at the end of two paragraphs)."""
     pos = text.find(piece, search_from)
+    while 0 <= pos and pos + len(piece) <= last_end:
+        pos = text.find(piece, pos + 1)
     if pos < 0:  # cannot happen with keep_separator="end"; guard so offsets are never wrong silently
-        pos = text.find(piece)
+        pos = text.find(piece, search_from)
     if pos < 0:
         raise ValueError("chunk text is not a substring of its document")
     return pos

@@ -197,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rag` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage mistake already reported on one line
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
         code = int(args.func(args))
         sys.stdout.flush()

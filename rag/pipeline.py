@@ -163,6 +163,8 @@ class RAG:
             raise IndexCorruptError(
                 f"{index_dir} holds index generations but no CURRENT file: {repair_hint(index_dir)}"
             )
+        if state == "foreign" and not index_dir.is_dir():
+            raise IndexMissingError(f"{index_dir} is a file, not an index folder: give another --index-dir")
         if state == "foreign":
             raise IndexMissingError(
                 f"{index_dir} is not an index folder (it holds other files): give another --index-dir"

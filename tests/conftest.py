@@ -70,3 +70,48 @@ def real_rag(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     rag = RAG(settings, progress=lambda total: lambda n: None)
     rag.index()
     return rag
+
+
+@pytest.fixture
+def sample_index(real_rag, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """RAG_INDEX_DIR holding a copy of the session's real index of data/articles (nothing to embed)."""
+    import shutil
+
+    target = tmp_path / "index"
+    shutil.copytree(real_rag.settings.index_dir, target)
+    return target
+
+
+# ---- docs/reliability.md: every row is written by the test that proves it ----------------------
+RELIABILITY: list[dict[str, str]] = []
+_TMP = re.compile(r"/tmp/pytest-of-[^/\s]+/pytest-\d+/[^/\s]+")
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """record(kind, situation, reproduction, observed): one row of docs/reliability.md."""
+
+    def add(kind: str, situation: str, reproduction: str, observed: str) -> None:
+        RELIABILITY.append(
+            {
+                "kind": kind,
+                "situation": situation,
+                "reproduction": _TMP.sub("$TMP", reproduction),
+                "observed": _TMP.sub("$TMP", observed),
+                "test": request.node.nodeid,
+            }
+        )
+
+    return add
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With RAG_RELIABILITY_DOC=docs/reliability.md, a passing run rewrites the table."""
+    import os
+
+    target = os.environ.get("RAG_RELIABILITY_DOC")
+    if not target or not RELIABILITY or exitstatus != 0:
+        return
+    from .reliability_doc import write_reliability_doc
+
+    write_reliability_doc(Path(target), RELIABILITY)

@@ -101,9 +101,9 @@ def test_rag_round_trip_with_sentence_transformers(tmp_path: Path) -> None:
         (corpus / name).write_text(text, encoding="utf-8")
     rag = RAG(_st_settings(tmp_path, corpus=(corpus,)), progress=lambda total: lambda n: None)
 
-    result = rag.index()
-    report = result.build
-    assert (report.n_documents, report.embedded_chunks, result.skipped) == (2, report.n_chunks, ())
+    indexed = rag.index()
+    report = indexed.build
+    assert (report.n_documents, report.embedded_chunks, indexed.skipped) == (2, report.n_chunks, ())
     manifest = json.loads((rag.store.path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedding"]["runtime"] == "sentence-transformers"
     assert manifest["embedding"]["dim"] == 384

@@ -10,7 +10,7 @@ import pytest
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index.generations import read_current
-from rag.index.keywords import write_term_stats
+from rag.index.keywords import INDEX_WRITERS, write_term_stats
 from rag.index.local import IndexStore, build_index
 from rag.pipeline import RAG
 from rag.types import Document
@@ -187,3 +187,26 @@ def test_editing_an_article_embeds_only_its_changed_chunks(settings: Settings) -
     fresh = small.with_(index_dir=small.index_dir.parent / "fresh-edit")
     _build(fresh, [edited], HashEmbeddings())
     assert (IndexStore.load(fresh.index_dir).vectors() == IndexStore.load(small.index_dir).vectors()).all()
+
+
+def test_a_pinned_generation_outlives_newer_ones_until_released(settings: Settings, record) -> None:  # type: ignore[no-untyped-def]
+    emb = HashEmbeddings()
+    build_index(settings, _docs(2), emb, extra_writers=INDEX_WRITERS)
+    reader = IndexStore.load(settings.index_dir, settings, emb.name)  # a reader in the middle of a question
+    for n in range(3, 7):
+        build_index(settings, _docs(n), emb, extra_writers=INDEX_WRITERS)
+    assert reader.path.is_dir() and not reader.is_live()
+    assert reader.keywords is not None and reader.term_stats is not None  # lazily loaded files still there
+    gens = [p for p in settings.index_dir.glob("gen-*")]
+    assert len(gens) == 4  # the live one, two previous, and the pinned one
+    reader.close()
+    build_index(settings, _docs(7), emb, extra_writers=INDEX_WRITERS)
+    assert not reader.path.exists()
+    assert len(list(settings.index_dir.glob("gen-*"))) == 3
+    record(
+        "concurrency",
+        "a reader still using a generation four updates old",
+        "load an index, then re-index 4 times from another writer, then use the loaded index's keyword side",
+        "the pinned generation is kept (and its lazily loaded files read) until the reader releases it; the "
+        "next update removes it; otherwise the live generation and 2 previous ones are kept",
+    )

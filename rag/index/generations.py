@@ -32,7 +32,7 @@ from pathlib import Path
 
 import portalocker
 
-from ..errors import IndexBusyError, IndexCorruptError
+from ..errors import IndexBusyError, IndexCorruptError, StoreError
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -126,8 +126,14 @@ def _describe_owner(index_dir: Path) -> str:
 @contextlib.contextmanager
 def writer_lock(index_dir: Path, *, wait: bool = True, notify: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the index folder's writer lock; wait (telling ``notify`` once) or raise IndexBusyError."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # before any work: a folder we cannot write to is found at once
+        raise StoreError(
+            f"cannot write to the index folder {index_dir} ({exc.strerror or exc}): "
+            "check its permissions, or give another --index-dir"
+        ) from exc
     try:
         try:
             portalocker.lock(fd, portalocker.LOCK_EX | portalocker.LOCK_NB)
@@ -154,7 +160,11 @@ def new_generation(index_dir: Path) -> Path:
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     gen = index_dir / name
     gen.mkdir()
-    write_synced(gen / MARKER, json.dumps({"created": time.time(), "pid": os.getpid()}).encode())
+    try:
+        write_synced(gen / MARKER, json.dumps({"created": time.time(), "pid": os.getpid()}).encode())
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)  # created a moment ago by us: nothing else is in it
+        raise
     return gen
 
 
@@ -179,8 +189,9 @@ class Pin:
 
     def __init__(self, gen: Path) -> None:
         self.path = gen
+        self._fd: int | None = None
         try:
-            self._fd: int | None = os.open(gen / MARKER, os.O_RDONLY)
+            self._fd = os.open(gen / MARKER, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise GenerationGone(str(gen)) from exc
         try:

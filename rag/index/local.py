@@ -33,6 +33,7 @@ from .generations import (
     CURRENT,
     MANIFEST,
     MARKER,
+    Current,
     GenerationGone,
     Pin,
     collect_garbage,
@@ -436,6 +437,15 @@ class LocalIndex:
                     return f"the index in {self.index_dir} is intact ({current.name}, {n} articles): nothing to repair"
             except (IndexCorruptError, IndexMissingError) as exc:
                 problem = str(exc).split(": run `rag repair", 1)[0]
+            cur = self.index_dir / CURRENT
+            if cur.is_dir() and not cur.is_symlink():
+                try:
+                    cur.rmdir()  # an empty folder where CURRENT belongs holds nothing to lose
+                except OSError:
+                    raise IndexCorruptError(
+                        f"{cur} is a folder with files in it, where the index's CURRENT file belongs: "
+                        "move it elsewhere, then run `rag repair` again"
+                    ) from None
             damaged_docs: dict[str, DocEntry] = {}
             if current is not None:
                 try:
@@ -459,10 +469,32 @@ class LocalIndex:
                     shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
                     msg += f". It lacks {len(lost)} article(s) indexed later: {shown}; index them again"
                 return msg
+            rebuilt = self._rebuild_from_articles(current)
+            if rebuilt is not None:
+                return f"{problem or 'the index was damaged'}; {rebuilt}"
             raise IndexCorruptError(
                 f"{problem or 'no usable index'}; no intact earlier generation is left in {self.index_dir}: "
                 f"index your articles again with `rag index --sync PATHS --index-dir {self.index_dir}`"
             )
+
+    def _rebuild_from_articles(self, current: Current | None) -> str | None:
+        """When only derived files (vectors, chunks, keywords) are damaged, the stored articles are
+        intact: re-chunk and re-embed them into a new generation. None when they are not usable."""
+        if current is None:
+            return None
+        gen = self.index_dir / current.name
+        try:
+            manifest = read_manifest(self.index_dir, gen, current.manifest_sha256)
+            rows = _parse_jsonl(_read_verified(self.index_dir, gen, manifest, DOCUMENTS))
+            docs = {d.doc_id: d for d in (Document(**row) for row in rows)}
+        except (OSError, RagError, ValueError, TypeError):
+            return None
+        if set(docs) != set(manifest.documents):
+            return None
+        keys = {i: e.key for i, e in manifest.documents.items()}
+        plan = Plan(tuple(docs[i] for i in sorted(docs)), keys, (), (), (), (), ())
+        new_gen, n_chunks, _ = self._write(plan, None, None)
+        return f"its {len(docs)} articles were intact and were embedded again into {new_gen.name} ({n_chunks} chunks)"
 
 
 def _verify_all(store: IndexStore) -> None:
@@ -523,8 +555,9 @@ def write_generation(
     """Write a complete generation, then atomically make it the live one. Call with the writer lock."""
     import faiss
 
-    gen = new_generation(index_dir)
+    gen: Path | None = None
     try:
+        gen = new_generation(index_dir)
         per_doc: dict[str, int] = {}
         for c in chunks:
             per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
@@ -563,7 +596,8 @@ def write_generation(
         manifest = parse_manifest(data, gen / MANIFEST, index_dir)
         publish(index_dir, gen.name, checksum(data))
     except BaseException as exc:
-        shutil.rmtree(gen, ignore_errors=True)
+        if gen is not None:
+            shutil.rmtree(gen, ignore_errors=True)
         if isinstance(exc, OSError):
             raise StoreError(
                 f"could not write the new index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged"

@@ -307,13 +307,18 @@ def clean_with_report(
             break
     title_key = _key(title) if title else None
 
+    def repeats_title(line: str) -> bool:
+        # The headline repeated in the body; a full sentence (final stop) that happens to read
+        # like the title is the lead, and stays (so cleaning a cleaned article changes nothing).
+        return _key(line) == title_key and not line.rstrip("\"'»”)").endswith((".", "!", "?", "؟"))
+
     # 2. Body start: first prose line after the title. Everything above it is the header.
     start = len(lines)
     for i in nonblank:
         if title_idx is not None and i <= title_idx:
             continue
         line = lines[i]
-        if _key(line) == title_key or _is_end_marker(line) or _COMMENT_FORM_RE.search(line):
+        if repeats_title(line) or _is_end_marker(line) or _COMMENT_FORM_RE.search(line):
             continue
         if _is_caption(line) or _is_glued_headline(line) or is_stamp_line(line) or byline(line):
             continue
@@ -363,7 +368,7 @@ def clean_with_report(
         if skipping_teaser and not _is_sentence(line):
             continue
         skipping_teaser = False
-        if _metadata_line(line, meta) or _key(line) == title_key:
+        if _metadata_line(line, meta) or (not body and repeats_title(line)):
             continue
         by = byline(line)
         if by and word_count(line) <= 6:
