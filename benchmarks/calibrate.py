@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag import answerer as A  # noqa: E402
+from rag.answerer import extractive as A  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evaluate import best_over, contains, f1_score, prepare, strip_citations  # noqa: E402
 from rag.gold import load_gold  # noqa: E402

@@ -22,6 +22,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         index_dir=getattr(args, "index_dir", None),
         retrieval=getattr(args, "retrieval", None),
+        llm=getattr(args, "llm", None),
+        llm_base_url=getattr(args, "llm_base_url", None),
+        llm_timeout=getattr(args, "llm_timeout", None),
     )
 
 
@@ -87,6 +90,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     rag = RAG(_settings(args))
     rag.check_question(args.question, args.k)  # before any model or index is loaded
+    if rag.settings.llm != "none":
+        from .llm import check_llm_settings
+
+        check_llm_settings(rag.settings)
+    if args.stream and not args.json:
+        shown, result = "", None
+        for result in rag.stream(args.question, k=args.k):
+            if result.partial and result.text.startswith(shown):
+                print(result.text[len(shown) :], end="", flush=True)
+                shown = result.text
+        assert result is not None
+        full = to_text(result)
+        if not shown:
+            print(full)
+        elif result.text == shown:
+            print(full[len(result.text) :])
+        else:  # the checked answer differs from what streamed (an invalid citation removed, a fallback)
+            print("\n\n" + full)
+        return 0
     result = rag.answer(args.question, k=args.k)
     if args.json:
         print(json.dumps(to_dict(result), ensure_ascii=False, indent=2))
@@ -140,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     def index_dir(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--index-dir", type=Path, help="where the index lives (default: index/)")
 
+    def llm_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--llm",
+            help="answer with a language model: openai:MODEL, ollama:MODEL or gguf:PATH (default: extractive)",
+        )
+        sp.add_argument("--llm-base-url", help="an OpenAI-compatible (or Ollama) server, e.g. http://127.0.0.1:8080/v1")
+        sp.add_argument("--llm-timeout", type=float, help="seconds to wait for the model (default 60)")
+
     def no_wait(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--no-wait", action="store_true", help="exit at once if another process is updating the index")
 
@@ -172,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("-k", type=int, default=None, help=f"passages to retrieve (default 5, at most {MAX_TOP_K})")
     pa.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
     pa.add_argument("--retrieval", choices=["dense", "keyword", "hybrid"], help="retrieval mode (default hybrid)")
+    llm_options(pa)
+    pa.add_argument("--stream", action="store_true", help="print the model's answer as it is written")
     index_dir(pa)
     pa.set_defaults(func=cmd_ask)
 

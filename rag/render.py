@@ -60,12 +60,16 @@ def quote_context(c: Citation, max_chars: int = 600) -> str:
 def to_text(a: Answer) -> str:
     """The answer, then one block per source: header line and the paragraph the quote comes from."""
     lines = [a.text]
+    if a.answered and a.unsupported:
+        lines.append("(تنبيه: بعض جمل الإجابة لا تسندها المصادر المذكورة)")
     if a.citations:
         lines.append("")
         lines.append("المصادر:")
         for c in a.citations:
             lines.append(citation_header(c))
             lines.append(f"    {quote_context(c)}")
+    for note in a.notes:
+        lines.append(f"({note})")
     return "\n".join(lines)
 
 
@@ -91,5 +95,12 @@ def to_dict(a: Answer) -> dict[str, Any]:
             for p in a.passages
         ],
         "index_version": a.index_version,
+        "mode": a.mode,
+        "model": a.model,
+        "grounded": a.grounded,
+        "unsupported": list(a.unsupported),
+        "removed_citations": list(a.removed_citations),
+        "notes": list(a.notes),
+        "standalone_question": a.standalone_question,
         "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
     }

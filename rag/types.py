@@ -76,6 +76,18 @@ class Answer:
     answered: bool = True  # False when the articles do not say
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     index_version: str = ""  # the index generation the answer came from (all of it, never a mix)
+    mode: str = "extractive"  # or "llm": who wrote the text
+    model: str = ""  # the language model, in llm mode
+    notes: tuple[str, ...] = ()  # what the user should know (the model was unavailable, citations removed…)
+    removed_citations: tuple[int, ...] = ()  # [n] the model wrote that pointed at no source
+    unsupported: tuple[str, ...] = ()  # answer sentences without a valid citation or its support
+    standalone_question: str = ""  # a follow-up question, rewritten to stand alone for retrieval
+    partial: bool = False  # a streamed answer still being written (citations come with the last one)
+
+    @property
+    def grounded(self) -> bool:
+        """Every claim cites a source that supports it (a refusal is grounded by definition)."""
+        return not self.answered or (bool(self.citations) and not self.unsupported)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
-from .types import Answer, Citation, Passage, TermStats
+from ..arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
+from ..types import Answer, Citation, Passage, TermStats
 
 NOT_FOUND = "لا تذكر المقالات المتاحة إجابة عن هذا السؤال."
 
