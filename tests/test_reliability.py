@@ -660,8 +660,7 @@ def test_a_disk_that_fills_up_during_the_write(tmp_path: Path, sample_index: Pat
         "resources",
         "**#7.7** the disk fills up while the new index is written",
         "a 2 MB tmpfs holding the index; another file fills it once the embedding has started",
-        f"one line: {out['first']}; the index still answers; after freeing space the same "
-        "command indexes the article",
+        f"one line: {out['first']}; the index still answers; after freeing space the same command indexes the article",
     )
 
 
