@@ -143,7 +143,11 @@ def _is_crumb(line: str) -> bool:
     if "«" in line or "‹" in line or FINAL_PUNCT_RE.search(line):
         return False
     parts = re.split(r"\s+[»›]\s+", line)
-    return len(parts) >= 3 and all(0 < word_count(p) <= 5 for p in parts)
+    if len(parts) >= 3 and all(0 < word_count(p) <= 5 for p in parts):
+        return True
+    # A row of links ("طباعة الخبر | أرسل لصديق | عودة للصفحة الرئيسية"): three or more short items.
+    items = re.split(r"\s+\|\s+", line)
+    return len(items) >= 3 and all(0 < word_count(p) <= 3 for p in items)
 
 
 def _is_caption(line: str) -> bool:
@@ -164,7 +168,7 @@ def _is_social(line: str) -> bool:
     return bool(tokens) and len(tokens) <= 10 and all(t in _SOCIAL_WORDS for t in tokens)
 
 
-def _is_end_marker(line: str) -> bool:
+def is_end_marker(line: str) -> bool:
     core = line.strip(_MARKER_TRIM)
     # Section labels are short and never end like a sentence ("شارك الآلاف في المظاهرة." is prose).
     if not core or word_count(core) > 6 or FINAL_PUNCT_RE.search(core) or ELLIPSIS_RE.search(core):
@@ -295,7 +299,7 @@ def clean_with_report(
         for i in nonblank:
             line = lines[i]
             furniture = (
-                _is_crumb(line) or _is_caption(line) or is_stamp_line(line) or _is_end_marker(line)
+                _is_crumb(line) or _is_caption(line) or is_stamp_line(line) or is_end_marker(line)
                 or _is_social(line) or _is_glued_headline(line) or source_from(line) is not None
                 or byline(line) is not None or _COMMENT_FORM_RE.search(line) is not None
                 or _is_section_label(line) or agency_line(line) is not None
@@ -318,7 +322,7 @@ def clean_with_report(
         if title_idx is not None and i <= title_idx:
             continue
         line = lines[i]
-        if repeats_title(line) or _is_end_marker(line) or _COMMENT_FORM_RE.search(line):
+        if repeats_title(line) or is_end_marker(line) or _COMMENT_FORM_RE.search(line):
             continue
         if _is_caption(line) or _is_glued_headline(line) or is_stamp_line(line) or byline(line):
             continue
@@ -345,7 +349,7 @@ def clean_with_report(
             meta.take(author=by[0], source=by[1])
         elif agency_line(line):
             meta.take(source=line)
-        elif meta.author is None and _key(line) != title_key and not _is_end_marker(line):
+        elif meta.author is None and _key(line) != title_key and not is_end_marker(line):
             meta.take(author=as_author_name(line))
     header_date = meta.stamp_dates[0] if meta.stamp_dates else None
     meta.stamp_dates.clear()
@@ -358,7 +362,7 @@ def clean_with_report(
         if not line:
             skipping_teaser = False
             continue
-        if _is_end_marker(line):
+        if is_end_marker(line):
             if _TEASER_RE.match(line + ":") and body:
                 # A bare "اقرأ أيضا" inside the article introduces one teaser block, not the footer.
                 skipping_teaser = True

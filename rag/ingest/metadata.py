@@ -149,6 +149,11 @@ AGENCIES = frozenset(
 _DATELINE_BYLINE_RE = re.compile(
     r"^(?P<place>[^\W\d_]+(?:\s[^\W\d_]+)?)\s*[-–—]\s*(?P<name>[^\W\d_.]+(?:[\s.][^\W\d_.]+){0,3})$"
 )
+# Anadolu-style "ريزة/ جلال فواز/ الأناضول" or "إسطنبول/ الأناضول": place, optional name, agency.
+_SLASH_BYLINE_RE = re.compile(
+    r"^(?P<place>[^\W\d_]+(?:\s[^\W\d_]+)?)\s*/\s*(?:(?P<name>[^\W\d_]+(?:\s[^\W\d_]+){1,3})\s*/\s*)?"
+    r"(?P<agency>[^\W\d_]+(?:\s[^\W\d_]+){0,2})$"
+)
 _BY_PREFIX_RE = re.compile(
     r"^(?:بقلم|كتب|كتبت|كتبه|إعداد|اعداد|تحرير|تقرير|by)\s*[:：\-–—]?\s*(?P<name>[^\W\d_]+(?:\s[^\W\d_]+){1,3})$",
     re.IGNORECASE,
@@ -202,6 +207,10 @@ def byline(line: str) -> tuple[str | None, str | None] | None:
     m = _BY_PREFIX_RE.match(line)
     if m:
         return m.group("name"), None
+    m = _SLASH_BYLINE_RE.match(line)
+    if m and m.group("agency").lower() in AGENCIES:
+        name = m.group("name")
+        return (as_author_name(name) if name else None), m.group("agency")
     m = _DATELINE_BYLINE_RE.match(line)
     if not m:
         return None
