@@ -30,9 +30,13 @@ if TYPE_CHECKING:
     from .index.local import IndexStore
     from .pipeline import RAG
 
-# Words by which a follow-up points back at the previous turn ("ومتى حدث ذلك؟", "وماذا قال عنه؟").
+# How a follow-up points back at the previous turn: it opens with "و"/"ف" and a question word
+# ("ومتى حدث ذلك؟", "وأين التقى بنظيره؟": Arabic's continuation), or holds a demonstrative or
+# personal pronoun, or a pronoun suffix on a preposition or noun ("بعدها", "فيها", "نظيره", "مثله").
+_CONTINUES = re.compile(r"^\s*[وف]\s?(?:ما|ماذا|من|متى|أين|اين|كم|بكم|كيف|لماذا|لم|هل|أي|إلى|الى|منذ|عن|في|ب)")
 _REFERRING = re.compile(
     r"(?:^|\s)(?:و|ف)?(?:ذلك|ذاك|تلك|هذا|هذه|هؤلاء|أولئك|هو|هي|هم|هما|حينها|عندها|حينئذ|الأمر|الحادث|"
+    r"(?:في|عن|من|منه|إلى|الى|على|مع|بعد|قبل|مثل|ل|ب)(?:ه|ها|هم|هما)|\w{2,}(?:ه|ها|هما)|"
     r"it|its|that|this|those|these|they|them|he|she|his|her|there|then)(?=\s|$|[؟?.!،,])",
     re.IGNORECASE,
 )
@@ -47,7 +51,8 @@ class Turn:
     question: str
     k: int
     history: tuple[Mapping[str, str], ...] = ()
-    standalone: str = ""
+    standalone: str = ""  # what is retrieved
+    answer_question: str = ""  # what the answer is scored against (the follow-up itself, unless rewritten)
     use_llm: bool = False
     passages: tuple[Passage, ...] = ()
     store: IndexStore | None = None
@@ -81,7 +86,7 @@ def carry_subject(question: str, history: Sequence[Mapping[str, str]]) -> str:
     previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
     if previous is None:
         return question
-    if len(set(analyze(question))) > _FEW_TERMS and not _REFERRING.search(question):
+    if len(set(analyze(question))) > _FEW_TERMS and not _CONTINUES.search(question) and not _REFERRING.search(question):
         return question
     return f"{question} {previous}"
 
@@ -119,7 +124,7 @@ class AnswerStep(Runnable[Turn, Answer]):
         rag, store = self.rag, turn.store
         assert store is not None
         t0 = time.perf_counter()
-        extractive = rag.answer_from(turn.standalone or turn.question, turn.passages, store)
+        extractive = rag.answer_from(turn.answer_question or turn.question, turn.passages, store)
         timings = {**turn.timings, "answer": (time.perf_counter() - t0) * 1e3}
         extractive = replace(
             extractive,
@@ -143,7 +148,7 @@ class AnswerStep(Runnable[Turn, Answer]):
         t1 = time.perf_counter()
         for answer in generate(
             chain,
-            question=turn.standalone or turn.question,
+            question=turn.answer_question or turn.question,
             passages=turn.passages,
             extractive=extractive,
             article_texts=texts,
@@ -192,10 +197,14 @@ def build_chain(rag: RAG) -> Runnable[Any, Answer]:
             use_llm = rag.settings.llm != "none"
         elif use_llm and rag.settings.llm == "none":
             raise ConfigError("no language model is configured: give --llm (or set RAG_LLM / Settings.llm)")
-        standalone = question
+        standalone, answer_question = question, question
         if history:
-            standalone = rag.condense(question, history, use_llm=bool(use_llm))[: rag.settings.max_question_chars]
-        return Turn(question, k, history, standalone, bool(use_llm))
+            standalone, rewritten = rag.condense(question, history, use_llm=bool(use_llm))
+            standalone = standalone[: rag.settings.max_question_chars]
+            # A model's rewrite is a whole question; a carried subject only helps retrieval: the
+            # sentence that answers is still the one that matches the follow-up's own words.
+            answer_question = standalone if rewritten else question
+        return Turn(question, k, history, standalone, answer_question, bool(use_llm))
 
     def retrieve(turn: Turn) -> Turn:
         store = rag.store  # one generation for the whole question, whatever writers do meanwhile

@@ -125,7 +125,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not 1 <= args.k <= MAX_TOP_K:
             raise RagError(f"-k must be between 1 and {MAX_TOP_K}, not {args.k}")
         settings = settings.with_(top_k=args.k)
-    metrics, results = evaluate(args.gold, settings, corpus=args.corpus or None, progress=not args.no_progress)
+    if settings.llm != "none":
+        from .llm import check_llm_settings
+
+        check_llm_settings(settings)
+    if args.limit is not None and args.limit < 1:
+        raise RagError(f"--limit must be at least 1, not {args.limit}")
+    metrics, results = evaluate(
+        args.gold,
+        settings,
+        corpus=args.corpus or None,
+        progress=not args.no_progress,
+        limit=args.limit,
+        seed=args.seed,
+    )
     print(format_table(metrics))
     if args.json:
         write_json(metrics, args.json)
@@ -218,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--retrieval", choices=["dense", "keyword", "hybrid"], help="retrieval mode")
     index_dir(pe)
     pe.add_argument("--no-progress", action="store_true", help="no progress bar")
+    llm_options(pe)
+    pe.add_argument("--limit", type=int, help="evaluate a random sample of this many questions")
+    pe.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
     pe.set_defaults(func=cmd_eval)
 
     pb = sub.add_parser("bench", help="measure indexing throughput, answer latency, cold start and memory")

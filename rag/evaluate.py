@@ -88,6 +88,10 @@ class QuestionResult:
     citations_supported: bool | None  # None when the answer has no citation
     latency_ms: float
     retrieved: tuple[tuple[str, float, str], ...]  # (doc id, score, text) of the top passages
+    mode: str = "extractive"  # who wrote the answer ("llm", or "extractive" also when a model fell back)
+    grounded: bool = True  # every sentence cites a source that supports it
+    invalid_citations: int = 0  # [n] markers that pointed at no source (removed)
+    fell_back: bool = False  # the model failed and the extractive answer was given
 
 
 def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage], latency_ms: float) -> QuestionResult:
@@ -118,6 +122,10 @@ def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage],
         citations_supported=supported,
         latency_ms=latency_ms,
         retrieved=tuple((p.chunk.doc_id, round(p.score, 4), p.chunk.text) for p in passages[:5]),
+        mode=result.mode,
+        grounded=result.grounded,
+        invalid_citations=len(result.removed_citations),
+        fell_back=any("was unavailable" in n for n in result.notes),
     )
 
 
@@ -165,7 +173,20 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
             "p50": _percentile([r.latency_ms for r in results], 0.5),
             "p95": _percentile([r.latency_ms for r in results], 0.95),
         },
+        "llm": _llm_metrics(results) if config.get("llm", "none") != "none" else None,
         "config": config,
+    }
+
+
+def _llm_metrics(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """How the model's answers fared: written by it, grounded, with invalid citations, fallbacks."""
+    written = [r for r in results if r.mode == "llm" and r.answered]
+    return {
+        "answered_by_model": len(written),
+        "grounded": _mean([float(r.grounded) for r in written]),
+        "with_invalid_citations": _mean([float(r.invalid_citations > 0) for r in written]),
+        "fell_back": sum(r.fell_back for r in results),
+        "seconds_per_answer": round(_mean([r.latency_ms for r in results]) / 1e3, 2),
     }
 
 
@@ -228,8 +249,11 @@ def evaluate(
     *,
     corpus: Sequence[Path] | None = None,
     progress: bool = True,
+    limit: int | None = None,
+    seed: int = 0,
 ) -> tuple[dict[str, Any], list[QuestionResult]]:
-    """Run every gold question through retrieval and answering; return (metrics, per-question results)."""
+    """Run every gold question (or a seeded sample of ``limit``) through retrieval and answering;
+    return (metrics, per-question results). With ``settings.llm`` the answers come from the model."""
     from .answerer import REFUSAL_THRESHOLD
     from .pipeline import RAG
 
@@ -243,6 +267,11 @@ def evaluate(
                 replace(q, sources=tuple(dict.fromkeys(aliases.get(x, x) for x in q.sources))) for q in gold.questions
             ),
         )
+    if limit is not None and limit < len(gold.questions):
+        import random
+
+        picked = sorted(random.Random(seed).sample(range(len(gold.questions)), limit))
+        gold = replace(gold, questions=tuple(gold.questions[i] for i in picked))
     rag = RAG(s)
     store = rag.store
     check_sources(gold, set(store.documents))
@@ -256,7 +285,10 @@ def evaluate(
     for q in questions:
         t0 = time.perf_counter()
         passages, _ = rag.search(q.question, max(10, s.top_k), store)
-        result = rag.answer_from(q.question, passages[: s.top_k], store)
+        if s.llm != "none":  # the chain every way in uses: refusal first, then the model, checked
+            result = rag.answer(q.question)
+        else:  # the chain's extractive step, on the passages already retrieved
+            result = rag.answer_from(q.question, passages[: s.top_k], store)
         latency = (time.perf_counter() - t0) * 1e3
         results.append(score_question(q, result, passages, latency))
     config = {
@@ -287,10 +319,17 @@ def format_table(m: dict[str, Any]) -> str:
         ("answerable refused", f"{ref['answerable_refused']:.3f}"),
         ("latency p50 / p95 (ms)", f"{m['latency_ms']['p50']:.1f} / {m['latency_ms']['p95']:.1f}"),
     ]
+    if m.get("llm"):
+        x = m["llm"]
+        rows += [
+            ("answers written by the model", f"{x['answered_by_model']}"),
+            ("  grounded / invalid citations", f"{x['grounded']:.3f} / {x['with_invalid_citations']:.3f}"),
+            ("  model failed (fell back)", f"{x['fell_back']}"),
+            ("seconds per answer", f"{x['seconds_per_answer']:.2f}"),
+        ]
     width = max(len(k) for k, _ in rows)
-    return "\n".join(
-        [f"{m['dataset']} (retrieval={m['config'].get('retrieval')})"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
-    )
+    head = f"{m['dataset']} (retrieval={m['config'].get('retrieval')}, answers={m['config'].get('llm', 'none')})"
+    return "\n".join([head] + [f"  {k.ljust(width)}  {v}" for k, v in rows])
 
 
 def plot(results: Sequence[QuestionResult], metrics: dict[str, Any], path: Path) -> None:

@@ -352,9 +352,9 @@ class RAG:
 
         return answer_chain(self.chat_model, load_prompts())
 
-    def condense(self, question: str, history: Sequence[Mapping[str, str]], *, use_llm: bool) -> str:
-        """A follow-up rewritten to stand alone: by the model when there is one (falling back on
-        failure), else by carrying the previous question's subject."""
+    def condense(self, question: str, history: Sequence[Mapping[str, str]], *, use_llm: bool) -> tuple[str, bool]:
+        """A follow-up made to stand alone, and whether a model rewrote it: by the model when there
+        is one (falling back on failure), else by carrying the previous question's subject."""
         from .chain import _history_text, carry_subject
 
         if use_llm:
@@ -366,10 +366,10 @@ class RAG:
                 )
                 line = next((x.strip() for x in text.strip().splitlines() if x.strip()), "")
                 if line and not garbled(line) and len(line) <= self.settings.max_question_chars:
-                    return line
+                    return line, True
             except Exception:  # the model is unavailable: the answer step will say so
                 pass
-        return carry_subject(question, history)
+        return carry_subject(question, history), False
 
     def as_retriever(self, k: int | None = None) -> BaseRetriever:
         """This pipeline's retrieval as a LangChain retriever (imports LangChain's retriever stack)."""

@@ -122,7 +122,7 @@ def test_eval_seed_gold_set(articles_index: Path, tmp_path: Path, capsys: pytest
     assert code == 0
     out = capsys.readouterr().out
     n_lines = sum(1 for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip())
-    assert out.startswith("seed_qa.jsonl (retrieval=hybrid)")
+    assert out.startswith("seed_qa.jsonl (retrieval=hybrid, answers=none)")
     assert "hit@1 / @3 / @5 / @10" in out and "answer EM / F1 / contains" in out
     assert f"metrics written to {out_json}" in out and f"report written to {report}" in out
 
