@@ -54,6 +54,7 @@ class Turn:
     standalone: str = ""  # what is retrieved
     answer_question: str = ""  # what the answer is scored against (the follow-up itself, unless rewritten)
     use_llm: bool = False
+    retrieval: str | None = None  # None: the configured mode
     passages: tuple[Passage, ...] = ()
     store: IndexStore | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -204,11 +205,11 @@ def build_chain(rag: RAG) -> Runnable[Any, Answer]:
             # A model's rewrite is a whole question; a carried subject only helps retrieval: the
             # sentence that answers is still the one that matches the follow-up's own words.
             answer_question = standalone if rewritten else question
-        return Turn(question, k, history, standalone, answer_question, bool(use_llm))
+        return Turn(question, k, history, standalone, answer_question, bool(use_llm), inp.get("retrieval"))
 
     def retrieve(turn: Turn) -> Turn:
         store = rag.store  # one generation for the whole question, whatever writers do meanwhile
-        passages, timings = rag.search(turn.standalone, turn.k, store)
+        passages, timings = rag.search(turn.standalone, turn.k, store, mode=turn.retrieval)
         return replace(turn, passages=tuple(passages), store=store, timings=timings)
 
     chain = RunnableLambda(condense, name="condense") | RunnableLambda(retrieve, name="retrieve") | AnswerStep(rag)

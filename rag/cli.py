@@ -117,6 +117,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import runpy
+
+    from .config import PROJECT_ROOT
+
+    app = PROJECT_ROOT / "app.py"
+    if not app.is_file():
+        raise RagError(f"the chat window (app.py) is not in {PROJECT_ROOT}: run `rag serve` from a checkout of rag")
+    module = runpy.run_path(str(app), run_name="rag_app")
+    module["main"](["--host", args.host, "--port", str(args.port)])
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, write_json, write_report
 
@@ -235,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--limit", type=int, help="evaluate a random sample of this many questions")
     pe.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
     pe.set_defaults(func=cmd_eval)
+
+    ps = sub.add_parser("serve", help="open the chat window (the same as `python app.py`)")
+    ps.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    ps.add_argument("--port", type=int, default=7860)
+    ps.set_defaults(func=cmd_serve)
 
     pb = sub.add_parser("bench", help="measure indexing throughput, answer latency, cold start and memory")
     pb.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")

@@ -268,18 +268,23 @@ class RAG:
         return self.search(question, k)[0]
 
     def search(
-        self, question: str, k: int | None = None, store: IndexStore | None = None
+        self, question: str, k: int | None = None, store: IndexStore | None = None, mode: str | None = None
     ) -> tuple[list[Passage], dict[str, float]]:
-        """Top-k passages and the time spent embedding and searching (ms)."""
+        """Top-k passages and the time spent embedding and searching (ms); ``mode`` overrides the
+        configured retrieval (dense, keyword, hybrid) for this question."""
+        from .config import RETRIEVAL_MODES
         from .retrieve import retrieve
 
         question, k = self.check_question(question, k)
+        mode = mode or self.settings.retrieval
+        if mode not in RETRIEVAL_MODES:
+            raise QuestionError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}, not {mode!r}")
         store = store or self.store
-        keywords = store.keywords if self.settings.retrieval != "dense" else None
+        keywords = store.keywords if mode != "dense" else None
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
-        passages = retrieve(store, qvec, k, question=question, mode=self.settings.retrieval, keywords=keywords)
+        passages = retrieve(store, qvec, k, question=question, mode=mode, keywords=keywords)
         t2 = time.perf_counter()
         return passages, {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}
 
@@ -304,13 +309,14 @@ class RAG:
         history: Sequence[Any] | None = None,
         *,
         use_llm: bool | None = None,
+        retrieval: str | None = None,
     ) -> Answer:
         """Answer a question from the articles, with ``[n]`` citations (or say the articles do not).
 
         ``history``: earlier turns as ``{"role": "user"|"assistant", "content": …}`` messages (the
         format of OpenAI and of Gradio's chatbot); ``use_llm``: override the configured answer mode.
         """
-        return self.as_chain().invoke(self._chain_input(question, k, history, use_llm))
+        return self.as_chain().invoke(self._chain_input(question, k, history, use_llm, retrieval))
 
     def stream(
         self,
@@ -319,13 +325,22 @@ class RAG:
         history: Sequence[Any] | None = None,
         *,
         use_llm: bool | None = None,
+        retrieval: str | None = None,
     ) -> Iterator[Answer]:
         """Partial answers while a language model writes, then the final checked one."""
-        yield from self.as_chain().stream(self._chain_input(question, k, history, use_llm))
+        yield from self.as_chain().stream(self._chain_input(question, k, history, use_llm, retrieval))
 
     @staticmethod
-    def _chain_input(question: str, k: int | None, history: Sequence[Any] | None, use_llm: bool | None) -> dict:
-        return {"question": question, "k": k, "chat_history": list(history or ()), "use_llm": use_llm}
+    def _chain_input(
+        question: str, k: int | None, history: Sequence[Any] | None, use_llm: bool | None, retrieval: str | None
+    ) -> dict[str, Any]:
+        return {
+            "question": question,
+            "k": k,
+            "chat_history": list(history or ()),
+            "use_llm": use_llm,
+            "retrieval": retrieval,
+        }
 
     def as_chain(self) -> Runnable[Any, Answer]:
         """The LangChain Runnable behind `answer()`: invoke/batch/stream and their async forms."""
