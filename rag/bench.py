@@ -23,7 +23,10 @@ from .config import PROJECT_ROOT, Settings
 from .types import Document
 
 # Modules that must never load on the `rag ask` path (heavy, or network-prone).
-FORBIDDEN_ON_ASK = ("torch", "transformers", "sentence_transformers", "gradio", "langchain_community")
+FORBIDDEN_ON_ASK = (
+    "torch", "transformers", "sentence_transformers", "gradio", "langchain_community",
+    "openai", "langchain_openai", "langchain_ollama", "ollama", "xllamacpp", "trafilatura",
+)  # fmt: skip
 ARCD = PROJECT_ROOT.parent / "shared" / "gold" / "arcd-train.json"
 SEED = PROJECT_ROOT.parent / "shared" / "gold" / "seed_qa.jsonl"
 
