@@ -92,7 +92,9 @@ def main() -> None:
         def upload() -> None:
             client = Client(url, verbose=False)
             t0 = time.perf_counter()
-            report, table = client.predict([handle_file(str(f)) for f in sorted(uploads.iterdir())], api_name="/upload")
+            report, _table = client.predict(
+                [handle_file(str(f)) for f in sorted(uploads.iterdir())], api_name="/upload"
+            )
             upload_report.update(seconds=round(time.perf_counter() - t0, 1), report=report.splitlines()[0])
 
         threads = [threading.Thread(target=session, args=(s,)) for s in range(args.sessions)]
