@@ -160,7 +160,7 @@ class ChatApp:
             previous = self.rag.progress
             self.rag.progress = factory
             try:
-                result = self.rag.index(paths)
+                result = self.rag.index(paths, wait=False)  # busy: say so at once, never hang the page
             except RagError as exc:
                 for p in paths:  # nothing was indexed from them: do not keep them
                     p.unlink(missing_ok=True)
@@ -180,7 +180,7 @@ class ChatApp:
             raise gr.Error("اختر مقالا واحدا على الأقل لحذفه", print_exception=False)
         with self._index_lock:
             try:
-                b = self.rag.remove(ids)
+                b = self.rag.remove(ids, wait=False)
             except RagError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
         return f"🗑️ حُذف {len(b.removed)}؛ في الفهرس الآن {b.n_documents} مقالا.", self.articles()

@@ -174,3 +174,29 @@ def test_in_a_real_browser(app_url, tmp_path: Path) -> None:  # type: ignore[no-
         browser.close()
     assert outside == [], f"requests left 127.0.0.1: {outside}"
     json.dumps(outside)
+
+
+def test_an_upload_while_another_process_writes_says_the_index_is_busy(client, app_url, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from rag.index.generations import writer_lock\n"
+            "with writer_lock(pathlib.Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
+            str(app_url[1]),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        path = tmp_path / "busy.txt"
+        path.write_text(NEW_ARTICLE.replace("جرش", "عجلون"), encoding="utf-8")
+        with pytest.raises(Exception, match="is being updated by pid"):
+            client.predict([gradio_client.handle_file(str(path))], api_name="/upload")
+        out = client.predict(QUESTION, 5, "hybrid", False, api_name="/ask")  # readers are not blocked
+        assert out["answered"]
+    finally:
+        holder.kill()
+        holder.wait()
