@@ -88,7 +88,7 @@ class ChatApp:
     def ask(self, question: str, k: int = 5, retrieval: str = "hybrid", use_llm: bool = False) -> dict[str, Any]:
         """Answer one question (the API endpoint): the same dict as `rag ask --json`."""
         try:
-            return to_dict(self.rag.answer(question, k=int(k), retrieval=retrieval, use_llm=use_llm or None))
+            return to_dict(self.rag.answer(question, k=int(k), retrieval=retrieval, use_llm=bool(use_llm)))
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -108,7 +108,7 @@ class ChatApp:
                 question,
                 k=int(k),
                 history=past,
-                use_llm=MODES.get(mode, False) or None,
+                use_llm=MODES.get(mode, False),  # the mode the reader picked, not the default
                 retrieval=RETRIEVALS.get(retrieval, "hybrid"),
             ):
                 history[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -318,7 +318,7 @@ def build(app: ChatApp) -> gr.Blocks:
                 retrieval = gr.Radio(list(RETRIEVALS), value="هجين (موصى به)", label="طريقة الاسترجاع")
                 mode = gr.Radio(
                     list(MODES),
-                    value="مقتطفات من المقالات",
+                    value="نموذج لغوي" if llm != "none" else "مقتطفات من المقالات",
                     label="طريقة الإجابة",
                     interactive=llm != "none",
                     info=f"النموذج المضبوط: {llm}" if llm != "none"
