@@ -154,7 +154,7 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
     # Every answer that cites something, unanswerable questions included: a citation given for
     # a question the articles do not answer supports nothing.
     cited = [r for r in results if r.citations_supported is not None]
-    return {
+    metrics: dict[str, Any] = {
         "dataset": dataset,
         "n_questions": len(results),
         "n_answerable": len(ans),
@@ -173,9 +173,11 @@ def summarize(dataset: str, results: Sequence[QuestionResult], config: dict[str,
             "p50": _percentile([r.latency_ms for r in results], 0.5),
             "p95": _percentile([r.latency_ms for r in results], 0.95),
         },
-        "llm": _llm_metrics(results) if config.get("llm", "none") != "none" else None,
         "config": config,
     }
+    if config.get("llm", "none") != "none":  # only in LLM mode: the fixed keys stay as they are
+        metrics["llm"] = _llm_metrics(results)
+    return metrics
 
 
 def _llm_metrics(results: Sequence[QuestionResult]) -> dict[str, Any]:
