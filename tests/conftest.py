@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,32 @@ def sample_index(real_rag, tmp_path: Path) -> Path:  # type: ignore[no-untyped-d
     target = tmp_path / "index"
     shutil.copytree(real_rag.settings.index_dir, target)
     return target
+
+
+@contextlib.contextmanager
+def another_writer(index_dir: Path) -> Iterator[int]:
+    """Another process holding the index folder's writer lock (killed on exit, like a crash)."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from rag.index.generations import writer_lock\n"
+            "with writer_lock(pathlib.Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
+            str(index_dir),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 # ---- docs/reliability.md: every row is written by the test that proves it ----------------------

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, another_writer
 
 pytestmark = pytest.mark.slow
 gradio_client = pytest.importorskip("gradio_client", reason="gradio is not installed")
@@ -177,26 +177,10 @@ def test_in_a_real_browser(app_url, tmp_path: Path) -> None:  # type: ignore[no-
 
 
 def test_an_upload_while_another_process_writes_says_the_index_is_busy(client, app_url, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, pathlib; from rag.index.generations import writer_lock\n"
-            "with writer_lock(pathlib.Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
-            str(app_url[1]),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with another_writer(app_url[1]):
         path = tmp_path / "busy.txt"
         path.write_text(NEW_ARTICLE.replace("جرش", "عجلون"), encoding="utf-8")
         with pytest.raises(Exception, match="is being updated by pid"):
             client.predict([gradio_client.handle_file(str(path))], api_name="/upload")
         out = client.predict(QUESTION, 5, "hybrid", False, api_name="/ask")  # readers are not blocked
         assert out["answered"]
-    finally:
-        holder.kill()
-        holder.wait()

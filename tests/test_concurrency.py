@@ -18,6 +18,8 @@ import pytest
 
 from rag.index.generations import MANIFEST, MARKER, read_current
 
+from .conftest import another_writer
+
 pytestmark = pytest.mark.slow
 
 RAG_SCRIPT = str(Path(sys.executable).with_name("rag"))
@@ -106,20 +108,7 @@ def test_simultaneous_index_runs_all_succeed_and_keep_everything(
 
 
 def test_no_wait_exits_at_once_while_another_process_writes(tmp_path: Path, sample_index: Path, record) -> None:  # type: ignore[no-untyped-def]
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, pathlib; from rag.index.generations import writer_lock\n"
-            "with writer_lock(pathlib.Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
-            str(sample_index),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with another_writer(sample_index):
         (tmp_path / "a").mkdir()
         (tmp_path / "a" / "x.txt").write_text(_article(1), encoding="utf-8")
         t0 = time.perf_counter()
@@ -132,9 +121,6 @@ def test_no_wait_exits_at_once_while_another_process_writes(tmp_path: Path, samp
         # Readers are not blocked by a writer.
         ask = _rag(sample_index, "ask", QUESTION)
         assert ask.returncode == 0 and ANSWER in ask.stdout
-    finally:
-        holder.kill()
-        holder.wait()
     # The lock died with its holder (killed): the next writer does not wait.
     proc = _rag(sample_index, "index", str(tmp_path / "a"), "--no-wait")
     assert proc.returncode == 0, proc.stderr
