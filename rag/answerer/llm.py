@@ -24,13 +24,13 @@ from ..render import format_date
 from ..tokens import token_counter
 from ..types import Answer, Passage
 from .citations import build_citations, check_citations
+from .extractive import NOT_FOUND
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
-NOT_COVERED_AR = "لا تذكر المقالات المتاحة"
 _NOT_COVERED_RE = re.compile(r"لا تذكر المقالات|not (?:say|cover|mention)|do(?:es)? not (?:say|cover|mention)", re.I)
 
 
@@ -182,7 +182,7 @@ def finish(
     if _NOT_COVERED_RE.search(text) and not checked.sources:
         return replace(
             extractive,
-            text=extractive.text if not extractive.answered else "لا تذكر المقالات المتاحة إجابة عن هذا السؤال.",
+            text=NOT_FOUND,
             answered=False,
             citations=(),
             mode="llm",
