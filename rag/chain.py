@@ -92,7 +92,8 @@ def carry_subject(question: str, history: Sequence[Mapping[str, str]]) -> str:
     return f"{question} {previous}"
 
 
-def _history_text(history: Sequence[Mapping[str, str]], max_chars: int = 2000) -> str:
+def history_text(history: Sequence[Mapping[str, str]], max_chars: int = 2000) -> str:
+    """The conversation as lines for the rewriting prompt (the latest turns, at most max_chars)."""
     lines = [f"{'المستخدم' if m['role'] == 'user' else 'المساعد'}: {m['content'].strip()}" for m in history]
     return "\n".join(lines)[-max_chars:]
 

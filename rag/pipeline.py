@@ -370,14 +370,14 @@ class RAG:
     def condense(self, question: str, history: Sequence[Mapping[str, str]], *, use_llm: bool) -> tuple[str, bool]:
         """A follow-up made to stand alone, and whether a model rewrote it: by the model when there
         is one (falling back on failure), else by carrying the previous question's subject."""
-        from .chain import _history_text, carry_subject
+        from .chain import history_text, carry_subject
 
         if use_llm:
             from .answerer.llm import condense_chain, garbled, load_prompts
 
             try:
                 text = condense_chain(self.chat_model, load_prompts()).invoke(
-                    {"history": _history_text(history), "question": question}
+                    {"history": history_text(history), "question": question}
                 )
                 line = next((x.strip() for x in text.strip().splitlines() if x.strip()), "")
                 if line and not garbled(line) and len(line) <= self.settings.max_question_chars:
