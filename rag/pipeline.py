@@ -370,7 +370,7 @@ class RAG:
     def condense(self, question: str, history: Sequence[Mapping[str, str]], *, use_llm: bool) -> tuple[str, bool]:
         """A follow-up made to stand alone, and whether a model rewrote it: by the model when there
         is one (falling back on failure), else by carrying the previous question's subject."""
-        from .chain import history_text, carry_subject
+        from .chain import carry_subject, history_text
 
         if use_llm:
             from .answerer.llm import condense_chain, garbled, load_prompts
