@@ -184,3 +184,15 @@ def test_an_upload_while_another_process_writes_says_the_index_is_busy(client, a
             client.predict([gradio_client.handle_file(str(path))], api_name="/upload")
         out = client.predict(QUESTION, 5, "hybrid", False, api_name="/ask")  # readers are not blocked
         assert out["answered"]
+
+
+def test_removing_an_article(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "ajloun.txt"
+    path.write_text(NEW_ARTICLE.replace("جرش", "عجلون").replace("240", "310"), encoding="utf-8")
+    client.predict([gradio_client.handle_file(str(path))], api_name="/upload")
+    report, table = client.predict(["ajloun.txt"], api_name="/remove")
+    assert "حُذف 1" in report and "ajloun.txt" not in [row[0] for row in table["data"]]
+    out = client.predict("كم مزارعا شارك في مهرجان الزيتون في عجلون؟", 5, "hybrid", False, api_name="/ask")
+    assert all(c["doc_id"] != "ajloun.txt" for c in out["citations"])
+    with pytest.raises(Exception, match="no article with id"):
+        client.predict(["nope.txt"], api_name="/remove")
