@@ -17,6 +17,7 @@ import argparse
 import html
 import re
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -397,7 +398,8 @@ def main(argv: list[str] | None = None) -> None:
         app = ChatApp()
         _ = app.rag.store  # load (or, for the default folder, build) the index once, before the first visitor
     except RagError as exc:
-        raise SystemExit(f"rag: error: {exc}") from None
+        print(f"rag: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     demo = build(app)
     demo.queue(default_concurrency_limit=8)
     demo.launch(
