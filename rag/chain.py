@@ -84,12 +84,26 @@ def normalize_history(history: Any) -> tuple[dict[str, str], ...]:
 def carry_subject(question: str, history: Sequence[Mapping[str, str]]) -> str:
     """Without a model: a follow-up that leans on the previous question (few keywords of its own, or
     a word pointing back) is retrieved together with that question; others stand alone."""
-    previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
-    if previous is None:
+    if not _leans_back(question):
         return question
-    if len(set(analyze(question))) > _FEW_TERMS and not _CONTINUES.search(question) and not _REFERRING.search(question):
-        return question
-    return f"{question} {previous}"
+    # The previous questions back to the one that stood on its own ("ومن التقى هناك؟" leans on the
+    # question before it, so a third turn needs both).
+    carried: list[str] = []
+    for m in reversed(history):
+        if m["role"] != "user":
+            continue
+        carried.append(m["content"])
+        if not _leans_back(m["content"]) or len(carried) == 3:
+            break
+    return " ".join([question, *carried])
+
+
+def _leans_back(question: str) -> bool:
+    return (
+        len(set(analyze(question))) <= _FEW_TERMS
+        or _CONTINUES.search(question) is not None
+        or _REFERRING.search(question) is not None
+    )
 
 
 def history_text(history: Sequence[Mapping[str, str]], max_chars: int = 2000) -> str:
