@@ -352,12 +352,7 @@ def build(app: ChatApp) -> gr.Blocks:
             remove_btn.click(
                 app.remove, to_remove, [report, table], api_name="remove", concurrency_limit=1, concurrency_id="index"
             )
-            table.change(
-                lambda rows: gr.Dropdown(choices=[r[0] for r in _rows(rows)]),
-                table,
-                to_remove,
-                api_visibility="private",
-            )
+            table.change(_id_choices, table, to_remove, api_visibility="private")
         with gr.Tab("التقييم"):
             which = gr.Radio(
                 [("مجموعة الأسئلة المرفقة (seed)", "seed"), ("ملف أرفعه", "upload")],
@@ -380,6 +375,7 @@ def build(app: ChatApp) -> gr.Blocks:
 
 
 def _id_choices(rows: Any) -> Any:
+    """The remove list follows the articles table."""
     return gr.Dropdown(choices=[r[0] for r in _rows(rows)])
 
 
