@@ -111,43 +111,10 @@ def bench_indexing(
 
 def build_scaled_index(settings: Settings, docs: list[Document], target: int, work: Path) -> Settings:
     """An index of ~``target`` chunks: real chunks, plus copies whose vectors are perturbed real vectors."""
-    from .chunk import chunk_documents
-    from .embed import make_embeddings, measure_scale
-    from .index.generations import writer_lock
-    from .index.keywords import INDEX_WRITERS
-    from .index.local import embedding_text, write_generation
-    from .index.plan import source_key
+    from .bench_scale import build_scaled
 
-    emb = make_embeddings(settings)
-    chunks = chunk_documents(docs, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
-    titles = {d.doc_id: d.title for d in docs}
-    base = emb.embed_in_batches([embedding_text(titles[c.doc_id], c.text) for c in chunks])
-    rng = np.random.default_rng(0)
-    all_docs, all_chunks, vecs = list(docs), list(chunks), [base]
-    copy = 0
-    while len(all_chunks) < target:
-        copy += 1
-        for d in docs:
-            all_docs.append(replace(d, doc_id=f"{d.doc_id}~{copy}"))
-        all_chunks += [replace(c, doc_id=f"{c.doc_id}~{copy}", chunk_id=f"{c.chunk_id}~{copy}") for c in chunks]
-        noisy = base + rng.normal(0, 0.02, base.shape).astype(np.float32)
-        vecs.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
-    matrix = np.concatenate(vecs)
     s = replace(settings, index_dir=work / "scaled")
-    s.index_dir.mkdir(parents=True, exist_ok=True)
-    with writer_lock(s.index_dir):
-        write_generation(
-            s.index_dir,
-            settings=s,
-            embedding={"runtime": s.runtime, "name": emb.name, "dim": emb.dim},
-            dense_reference=measure_scale(emb),
-            documents=all_docs,
-            keys={d.doc_id: source_key(d) for d in all_docs},
-            chunks=all_chunks,
-            vectors=matrix,
-            extra_writers=INDEX_WRITERS,
-        )
-    return s
+    return build_scaled(s, work, target)
 
 
 def bench_latency(settings: Settings, questions: list[str], n: int) -> dict[str, Any]:

@@ -163,6 +163,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.scale:
+        from .bench_scale import parse_sizes, run_scale
+
+        sizes = parse_sizes(args.scale)
+        say = lambda m: print(f"bench: {m}", file=sys.stderr, flush=True)  # noqa: E731
+        rows = run_scale(_settings(args), sizes, say=say, keep=Path(args.keep) if args.keep else None)
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
     from .bench import run_bench
 
     print(json.dumps(run_bench(_settings(args), quick=args.quick), ensure_ascii=False, indent=2))
@@ -256,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     pb = sub.add_parser("bench", help="measure indexing throughput, answer latency, cold start and memory")
     pb.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    pb.add_argument(
+        "--scale",
+        metavar="SIZES",
+        help="instead: the cost curve at these index sizes, e.g. 10k,100k,1M (writes benchmarks/scale.md and .png)",
+    )
+    pb.add_argument("--keep", metavar="DIR", help="with --scale: build in DIR and keep the indexes")
     index_dir(pb)
     pb.set_defaults(func=cmd_bench)
     return p

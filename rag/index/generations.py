@@ -42,7 +42,10 @@ MANIFEST = "manifest.json"
 _GEN_RE = re.compile(r"gen-\d{8}T\d{6}-[0-9a-f]{8}")
 _TRASH_PREFIX = ".deleting-"
 # Files an index folder may hold without being an index yet (the repository ships index/.gitkeep).
-_IGNORABLE = {".gitkeep", LOCK, OWNER, CURRENT + ".tmp"}
+# The embedding cache of an unfinished build (``embedcache``) is not an index, but it is ours.
+_IGNORABLE = {".gitkeep", LOCK, OWNER, CURRENT + ".tmp"} | {
+    f".embed-cache.sqlite{suffix}" for suffix in ("", "-wal", "-shm", "-journal")
+}
 # Previous complete generations kept besides the live one: readers that loaded one just before
 # a swap keep working, and `rag repair` can fall back to them. Older ones are deleted once no
 # reader pins them.

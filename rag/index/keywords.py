@@ -1,30 +1,34 @@
 """The keyword side of the index: BM25 over title + chunk text, persisted next to FAISS (no pickle).
 
-Layout of ``<generation>/keywords/`` (bm25s's own file names, so ``bm25s.BM25.load`` reads it too)::
+Layout of ``<generation>/keywords/``::
 
-    params.index.json        BM25 variant and parameters, number of chunks
-    vocab.index.json         term → column
+    vocab.sqlite             terms(term, col, df): a term's column and how many chunks hold it
     data.csc.index.npy       precomputed BM25 weight of each (term, chunk) pair, CSC by term
     indices.csc.index.npy    chunk position of each weight
     indptr.csc.index.npy     where each term's column starts
     nonoccurrence_array.index.npy   (BM25L / BM25+ only) the score of a term a chunk lacks
+    params.index.json        BM25 variant and parameters, number of chunks
     analysis.json            analyzer name, chunk count and a digest of the chunk ids
 
-The index is rebuilt from all chunks at every build (2-4 s for 10k chunks, nearly all of it
-Arabic analysis; embedding them takes minutes), so it always holds exactly the generation's
-chunks in ``IndexStore.chunks`` order, whichever articles were re-embedded.
 bm25s computes the weights at build time; a query only sums a few precomputed columns, which
 numpy does directly: importing bm25s pulls in scipy (~0.4 s) that ``rag ask`` need not pay.
+
+At a million chunks the postings are gigabytes: the arrays are memory-mapped and the vocabulary
+is looked up term by term in SQLite, so loading reads neither. Each term's column is stored in
+impact order (highest weight first), and a query reads at most ``max_postings`` entries of a
+column: a very frequent term (in half the archive) costs a bounded slice, and the chunks it
+leaves out are those where it weighs least, which BM25's low IDF for such a term makes the
+least consequential. Indexes smaller than the cap are scored exactly.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-from collections import Counter
-from collections.abc import Callable, Sequence
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,18 +37,20 @@ import numpy as np
 
 from ..arabic import analyze
 from ..errors import IndexCorruptError
-from ..types import Chunk, Document, TermStats
+from ..types import Chunk, TermStats
 
-TERM_STATS = "term_stats.json"
 KEYWORDS_DIR = "keywords"
 ANALYSIS = "analysis.json"
-FORMAT_VERSION = 1
+VOCAB = "vocab.sqlite"
+FORMAT_VERSION = 2
+# Postings read per query term at most (see the module docstring; benchmarks/scale.md).
+MAX_POSTINGS = 100_000
 # Change it whenever analyze_for_bm25 (or rag.arabic.analyze) changes what it emits: an index
 # analysed differently must be rebuilt, not queried with mismatching terms.
 ANALYZER = "snowball-stopwords/v3"
 
 _DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
-_VOCAB, _PARAMS, _NONOCC = "vocab.index.json", "params.index.json", "nonoccurrence_array.index.npy"
+_PARAMS, _NONOCC = "params.index.json", "nonoccurrence_array.index.npy"
 
 
 # ---- analysis ------------------------------------------------------------------------------
@@ -78,12 +84,72 @@ class BM25Params:
 DEFAULT_BM25 = BM25Params()
 
 
+class Vocab(Mapping[str, int]):
+    """term → column of a loaded keyword index, read from ``vocab.sqlite`` term by term (and remembered)."""
+
+    def __init__(self, path: Path) -> None:
+        uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[int, int] | None] = {}
+        with self._lock:
+            self._n = int(self._db.execute("SELECT count(*) FROM terms").fetchone()[0])
+
+    def lookup(self, term: str) -> tuple[int, int] | None:
+        """(column, document frequency) of a term, or None when no chunk has it."""
+        if term in self._seen:
+            return self._seen[term]
+        with self._lock:
+            row = self._db.execute("SELECT col, df FROM terms WHERE term = ?", (term,)).fetchone()
+        hit = (int(row[0]), int(row[1])) if row else None
+        if len(self._seen) < 200_000:
+            self._seen[term] = hit
+        return hit
+
+    def __getitem__(self, term: str) -> int:
+        hit = self.lookup(term)
+        if hit is None:
+            raise KeyError(term)
+        return hit[0]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT term FROM terms ORDER BY col").fetchall()
+        return iter([r[0] for r in rows])
+
+
+class DocumentFrequencies(Mapping[str, int]):
+    """term → number of chunks holding it, from the keyword index's vocabulary (the answerer's IDF)."""
+
+    def __init__(self, vocab: Mapping[str, int], indptr: np.ndarray) -> None:
+        self._vocab = vocab
+        self._indptr = indptr
+
+    def __getitem__(self, term: str) -> int:
+        if isinstance(self._vocab, Vocab):
+            hit = self._vocab.lookup(term)
+            if hit is None:
+                raise KeyError(term)
+            return hit[1]
+        col = self._vocab[term]
+        return int(self._indptr[col + 1] - self._indptr[col])
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vocab)
+
+
 class KeywordIndex:
     """BM25 weights over the chunks of one index generation; ``search`` ranks chunk positions."""
 
     def __init__(
         self,
-        vocab: dict[str, int],
+        vocab: Mapping[str, int],
         data: np.ndarray,
         indices: np.ndarray,
         indptr: np.ndarray,
@@ -92,6 +158,7 @@ class KeywordIndex:
         nonoccurrence: np.ndarray | None = None,
         analyzer: str = ANALYZER,
         chunks_digest: str = "",
+        max_postings: int = MAX_POSTINGS,
     ) -> None:
         self.vocab = vocab
         self.data = data
@@ -102,6 +169,7 @@ class KeywordIndex:
         self.nonoccurrence = nonoccurrence
         self.analyzer = analyzer
         self.chunks_digest = chunks_digest
+        self.max_postings = max_postings
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
@@ -124,12 +192,20 @@ class KeywordIndex:
         # A (token ids, vocab) tuple keeps our first-seen term order: the files come out the
         # same on every build, where bm25s's own vocabulary follows set order.
         bm25.index((ids, vocab), create_empty_token=False, show_progress=False)
+        del ids
         scores = bm25.scores
+        data = np.asarray(scores["data"], np.float32)
+        indices = np.asarray(scores["indices"], np.int32)
+        indptr = np.asarray(scores["indptr"], np.int64)
+        # Impact order: within each term's column, the highest weight first (ties by position).
+        cols = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
+        order = np.lexsort((indices, -data, cols))
+        del cols
         return cls(
             vocab,
-            np.asarray(scores["data"], np.float32),
-            np.asarray(scores["indices"], np.int32),
-            np.asarray(scores["indptr"], np.int64),
+            data[order],
+            indices[order],
+            indptr,
             n,
             params,
             None if bm25.nonoccurrence_array is None else np.asarray(bm25.nonoccurrence_array, np.float32),
@@ -137,7 +213,7 @@ class KeywordIndex:
         )
 
     def save(self, folder: Path) -> None:
-        """Write the index as .npy + .json files (bm25s's layout, no pickle), each fsynced."""
+        """Write the index as .npy + .json files and the vocabulary as SQLite (no pickle), each fsynced."""
         folder.mkdir(parents=True, exist_ok=True)
         _save_npy(folder / _DATA, self.data)
         _save_npy(folder / _INDICES, self.indices)
@@ -153,7 +229,20 @@ class KeywordIndex:
             "backend": "numpy",
         }
         _save_json(folder / _PARAMS, params)
-        _save_json(folder / _VOCAB, self.vocab)
+        df = np.diff(self.indptr)
+        db = sqlite3.connect(folder / VOCAB, isolation_level=None)
+        try:
+            db.executescript(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+                "CREATE TABLE terms(term TEXT PRIMARY KEY, col INTEGER NOT NULL, df INTEGER NOT NULL) WITHOUT ROWID;"
+                "BEGIN;"
+            )
+            db.executemany("INSERT INTO terms VALUES (?, ?, ?)", ((t, c, int(df[c])) for t, c in self.vocab.items()))
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        with open(folder / VOCAB, "rb+") as f:
+            os.fsync(f.fileno())
         _save_json(
             folder / ANALYSIS,
             {
@@ -167,21 +256,26 @@ class KeywordIndex:
     # ---- reading -------------------------------------------------------------------------
     @classmethod
     def load(
-        cls, gen: Path, chunks: Sequence[Chunk] | None = None, read: Callable[[str], bytes] | None = None
+        cls,
+        gen: Path,
+        chunks_digest: str | None = None,
+        open_file: Callable[[str], Path] | None = None,
+        max_postings: int = MAX_POSTINGS,
     ) -> KeywordIndex:
-        """Open ``gen/keywords``; with ``chunks``, also check it indexes exactly those chunks.
+        """Open ``gen/keywords``; with ``chunks_digest``, also check it indexes exactly those chunks.
 
-        ``read(name)`` returns a file of the generation (the index store passes one that checks
-        each file against the manifest's checksum); by default files are read as they are.
+        ``open_file(name)`` checks a file of the generation against the manifest and returns its
+        path (the index store passes one); by default files are used as they are. Arrays are
+        memory-mapped, the vocabulary read on demand.
         """
         folder = gen / KEYWORDS_DIR
-        reader = read or (lambda name: (gen / name).read_bytes())
+        opener = open_file or (lambda name: gen / name)
 
-        def file(name: str) -> bytes:
-            return reader(f"{KEYWORDS_DIR}/{name}")
+        def file(name: str) -> Path:
+            return opener(f"{KEYWORDS_DIR}/{name}")
 
         try:
-            meta = json.loads(file(ANALYSIS))
+            meta = json.loads(file(ANALYSIS).read_bytes())
         except FileNotFoundError as exc:
             raise IndexCorruptError(f"the index in {gen} has no keyword index: run `rag index --rebuild`") from exc
         except (OSError, ValueError) as exc:
@@ -192,12 +286,11 @@ class KeywordIndex:
                 "run `rag index --rebuild`"
             )
         try:
-            raw = json.loads(file(_PARAMS))
-            vocab = json.loads(file(_VOCAB))
+            raw = json.loads(file(_PARAMS).read_bytes())
             params = BM25Params(raw["method"], float(raw["k1"]), float(raw["b"]), float(raw["delta"]))
             nonocc = _load_npy(file(_NONOCC)) if params.method in ("bm25l", "bm25+") else None
             index = cls(
-                vocab,
+                Vocab(file(VOCAB)),
                 _load_npy(file(_DATA)),
                 _load_npy(file(_INDICES)),
                 _load_npy(file(_INDPTR)),
@@ -206,32 +299,45 @@ class KeywordIndex:
                 nonocc,
                 meta["analyzer"],
                 str(meta.get("chunks_sha256", "")),
+                max_postings,
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, sqlite3.DatabaseError) as exc:
             raise IndexCorruptError(f"keyword index in {folder} is damaged ({exc}): run `rag index --rebuild`") from exc
         n_terms = len(index.indptr) - 1
         if (
             index.n_chunks != meta.get("n_chunks")
             or len(index.data) != len(index.indices)
             or len(index.data) != int(index.indptr[-1])
-            or len(vocab) != n_terms
+            or len(index.vocab) != n_terms
         ):
             raise IndexCorruptError(f"keyword index in {folder} is inconsistent: run `rag index --rebuild`")
-        if chunks is not None and (len(chunks) != index.n_chunks or chunks_sha256(chunks) != index.chunks_digest):
+        if chunks_digest is not None and chunks_digest != index.chunks_digest:
             raise IndexCorruptError(f"keyword index in {folder} does not match the index's chunks: run `rag index`")
         return index
 
+    @property
+    def df(self) -> DocumentFrequencies:
+        """How many chunks hold each term."""
+        return DocumentFrequencies(self.vocab, self.indptr)
+
     # ---- searching -----------------------------------------------------------------------
+    def _column(self, term: str) -> tuple[int, int, int] | None:
+        col = self.vocab.get(term)
+        if col is None:
+            return None
+        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+        return col, lo, min(hi, lo + self.max_postings)
+
     def scores(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score of every chunk for analysed query terms, and which chunks share at least one term."""
         scores = np.zeros(self.n_chunks, dtype=np.float32)
         matched = np.zeros(self.n_chunks, dtype=bool)
         # A repeated query term counts again, as in Lucene and bm25s.
         for t in terms:
-            col = self.vocab.get(t)
-            if col is None:
+            span = self._column(t)
+            if span is None:
                 continue
-            lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+            col, lo, hi = span
             rows = self.indices[lo:hi]
             scores[rows] += self.data[lo:hi]  # rows are distinct within one term's column
             matched[rows] = True
@@ -239,11 +345,8 @@ class KeywordIndex:
                 scores += self.nonoccurrence[col]
         return scores, matched
 
-    def search_terms(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Top-k (chunk position, BM25 score) for analysed query terms; chunks sharing no term are left out."""
-        if k <= 0 or not self.n_chunks:
-            return []
-        scores, matched = self.scores(terms)
+    def top(self, scores: np.ndarray, matched: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k best of ``scores`` among matched chunks, best first (ties in store order)."""
         hits = np.flatnonzero(matched)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
@@ -251,12 +354,19 @@ class KeywordIndex:
         hits = hits[np.lexsort((hits, -scores[hits]))]
         return [(int(i), float(scores[i])) for i in hits]
 
+    def search_terms(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Top-k (chunk position, BM25 score) for analysed query terms; chunks sharing no term are left out."""
+        if k <= 0 or not self.n_chunks:
+            return []
+        scores, matched = self.scores(terms)
+        return self.top(scores, matched, k)
+
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k (chunk position in store order, BM25 score) for a question, best first."""
         return self.search_terms(analyze_for_bm25(query), k)
 
 
-def chunks_sha256(chunks: Sequence[Chunk]) -> str:
+def chunks_sha256(chunks: Iterable[Chunk]) -> str:
     """A digest of the chunk ids in order: ties the keyword index to the store's chunk list."""
     h = hashlib.sha256()
     for c in chunks:
@@ -265,36 +375,30 @@ def chunks_sha256(chunks: Sequence[Chunk]) -> str:
     return h.hexdigest()
 
 
-def _chunk_terms(documents: Sequence[Document], chunks: Sequence[Chunk]) -> list[list[str]]:
-    titles = {d.doc_id: d.title for d in documents}
-    return [analyze_for_bm25(keyword_text(titles.get(c.doc_id, ""), c.text)) for c in chunks]
+def chunk_terms(titles: Mapping[str, str], chunks: Iterable[Chunk]) -> list[list[str]]:
+    """BM25 terms of each chunk (title + text). A text seen before in this build (the same wire
+    story on two sites, a repeated boilerplate paragraph) is analysed once."""
+    seen: dict[str, list[str]] = {}
+    out = []
+    for c in chunks:
+        text = keyword_text(titles.get(c.doc_id, ""), c.text)
+        terms = seen.get(text)
+        if terms is None:
+            terms = analyze_for_bm25(text)
+            seen[text] = terms
+        out.append(terms)
+    return out
 
 
-def _write_bm25(gen: Path, terms: Sequence[Sequence[str]], chunks: Sequence[Chunk]) -> None:
-    KeywordIndex.build(terms, DEFAULT_BM25, chunks_sha256(chunks)).save(gen / KEYWORDS_DIR)
+def write_keywords(gen: Path, titles: Mapping[str, str], chunks: Iterable[Chunk], chunks_digest: str) -> None:
+    """The keyword side of a new generation: BM25 over title + text of every chunk, in ``gen/keywords``."""
+    KeywordIndex.build(chunk_terms(titles, chunks), DEFAULT_BM25, chunks_digest).save(gen / KEYWORDS_DIR)
 
 
-def _write_stats(gen: Path, terms: Sequence[Sequence[str]]) -> None:
-    df: Counter[str] = Counter()
-    for t in terms:
-        df.update(set(t))
-    _save_json(gen / TERM_STATS, {"n_chunks": len(terms), "df": dict(df)})
+def _load_npy(path: Path) -> np.ndarray:
+    from .vectors import load_matrix
 
-
-def write_keyword_index(gen: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-    """Extra writer for ``build_index``: BM25 over title + text of every chunk, saved in ``gen/keywords``."""
-    _write_bm25(gen, _chunk_terms(documents, chunks), chunks)
-
-
-def write_keywords(gen: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-    """Extra writer for ``build_index``: term statistics and the BM25 index, analysing each chunk once."""
-    terms = _chunk_terms(documents, chunks)
-    _write_stats(gen, terms)
-    _write_bm25(gen, terms, chunks)
-
-
-def _load_npy(data: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(data), allow_pickle=False)
+    return load_matrix(path)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -311,20 +415,9 @@ def _save_json(path: Path, value: Any) -> None:
         os.fsync(f.fileno())
 
 
-# ---- term statistics for the extractive answerer -------------------------------------------
-def write_term_stats(gen: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-    """Count, for every keyword term, how many chunks contain it (titles included)."""
-    _write_stats(gen, _chunk_terms(documents, chunks))
-
-
-def load_term_stats(gen: Path, read: Callable[[str], bytes] | None = None) -> TermStats:
-    """Read the term statistics of an index generation (through ``read``, as ``KeywordIndex.load``)."""
-    data = read(TERM_STATS) if read is not None else (gen / TERM_STATS).read_bytes()
-    try:
-        raw = json.loads(data)
-        return TermStats(int(raw["n_chunks"]), dict(raw["df"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"{gen / TERM_STATS} is damaged ({exc}): run `rag index --rebuild`") from exc
+def term_stats(index: KeywordIndex) -> TermStats:
+    """Document frequencies of keyword terms (for the answerer's IDF weights), from the BM25 vocabulary."""
+    return TermStats(index.n_chunks, index.df)
 
 
 # Everything the keyword side writes into a new index generation, in order.

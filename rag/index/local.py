@@ -1,27 +1,30 @@
-"""The local index backend: FAISS vectors + JSON-lines docstore + BM25, in immutable generations.
+"""The local index backend: vectors + SQLite docstore + BM25, in immutable generations.
 
 Files of a generation folder (the index folder around it is described in ``generations``)::
 
-    .rag-generation   marker: this project made the folder (only such folders are ever deleted)
-    documents.jsonl   the cleaned articles, one per line
-    chunks.jsonl      the chunks (text, character offsets) in store order
-    vectors.faiss     FAISS inner-product index over the chunk vectors, same order
-    keywords/, term_stats.json   the keyword side (``rag.index.keywords``)
-    manifest.json     settings, model, one entry per article, and every file's size and sha256
+    .rag-generation      marker: this project made the folder (only such folders are ever deleted)
+    docstore.sqlite      the cleaned articles and their chunks, read row by row (``docstore``)
+    vectors.npy          the chunk vectors, memory-mapped; vectors.hnsw.faiss at scale (``vectors``)
+    keywords/            the BM25 side (``keywords``)
+    articles.jsonl       the article ids alone, one per line: what `rag repair` reports as lost when
+                         the docstore itself is damaged (never read otherwise)
+    manifest.json        settings, model, counts, how vectors are searched, every file's size and sha256
 
-Every file is checked against the manifest when it is loaded, and the manifest against the
-checksum that CURRENT records, so damage is reported (with the repair command) instead of
-giving wrong answers. No pickle: every file is JSON, JSON lines, .npy or FAISS's own format.
+Every file is checked against the manifest when it is opened (big ones by samples, see
+``manifest``), and the manifest against the checksum that CURRENT records, so damage is
+reported (with the repair command) instead of giving wrong answers. Nothing is read whole on
+load: a question reads the rows it needs. No pickle: SQLite, JSON, .npy or FAISS's own format.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import shutil
+import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,7 @@ import numpy as np
 
 from ..errors import IndexBusyError, IndexCorruptError, IndexMissingError, RagError, StoreError
 from ..types import Chunk, Document, TermStats
+from .docstore import DOCSTORE, Docstore, DocstoreWriter
 from .generations import (
     CURRENT,
     MANIFEST,
@@ -48,27 +52,28 @@ from .generations import (
 )
 from .manifest import (
     FORMAT_VERSION,
-    DocEntry,
     Manifest,
     check_settings,
     checksum,
     file_entries,
     parse_manifest,
     verify,
+    verify_file,
 )
 from .plan import Duplicate, Plan, plan_update
+from .vectors import ANN, VECTORS, AnnParams, VectorIndex, VectorWriter
 
 if TYPE_CHECKING:
-    import faiss
-
     from ..config import Settings
     from ..embed import ArrayEmbeddings
     from .keywords import KeywordIndex
 
-DOCUMENTS = "documents.jsonl"
-CHUNKS = "chunks.jsonl"
-VECTORS = "vectors.faiss"
-Writer = Callable[[Path, Sequence[Document], Sequence[Chunk]], None]
+# Extra files a generation gets: called with the folder, every article's title by id, the chunks
+# (an iterable read back from the new docstore) and their digest.
+Writer = Callable[[Path, dict[str, str], Iterable[Chunk], str], None]
+ARTICLES = "articles.jsonl"
+# Articles embedded and written per step of a build (bounded memory, one cache commit each).
+STEP_CHUNKS = 256
 ProgressFactory = Callable[[int], Callable[[int], None]]
 
 
@@ -94,25 +99,32 @@ class BuildReport:
 
 
 class IndexStore:
-    """One loaded generation: documents, chunks and vectors, pinned against deletion while in use."""
+    """One loaded generation: articles, chunks and vectors, pinned against deletion while in use.
+
+    ``documents`` and ``chunks`` are read-on-access views of the docstore (a Mapping and a
+    Sequence), ``dense`` searches the vectors, ``keywords`` the BM25 postings.
+    """
 
     def __init__(
         self,
         index_dir: Path,
         path: Path,
         manifest: Manifest,
-        documents: dict[str, Document],
-        chunks: list[Chunk],
-        index: faiss.Index,
+        docstore: Docstore,
+        dense: VectorIndex,
         pin: Pin | None = None,
+        max_postings: int | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.path = path
         self.manifest = manifest
-        self.documents = documents
-        self.chunks = chunks
-        self.index = index
+        self.docstore = docstore
+        self.documents = docstore.documents
+        self.chunks = docstore.chunks
+        self.entries = docstore.entries
+        self.dense = dense
         self._pin = pin
+        self._max_postings = max_postings
         self._keywords: KeywordIndex | None = None
         self._stats: TermStats | None = None
 
@@ -154,31 +166,35 @@ class IndexStore:
         manifest = read_manifest(index_dir, gen, manifest_sha)
         if settings is not None:
             check_settings(manifest, settings.index_fingerprint(), embedding_name)
-        import faiss
+        ann = settings.ann if settings is not None else AnnParams()
 
-        def read(name: str) -> bytes:
-            return _read_verified(index_dir, gen, manifest, name)
+        def open_file(name: str) -> Path:
+            return verify_file(name, manifest, gen, index_dir)
 
-        name = DOCUMENTS
+        name = DOCSTORE
+        docstore = None
         try:
-            documents = {d.doc_id: d for d in (Document(**row) for row in _parse_jsonl(read(DOCUMENTS)))}
-            name = CHUNKS
-            chunks = [Chunk(**row) for row in _parse_jsonl(read(CHUNKS))]
+            docstore = Docstore(open_file(DOCSTORE))
             name = VECTORS
-            index = faiss.deserialize_index(np.frombuffer(read(VECTORS), dtype=np.uint8))
-        except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+            graph = open_file(ANN) if manifest.vectors.get("kind") != "flat" else None
+            dense = VectorIndex.open(open_file(VECTORS), graph, ann.ef_search)
+        except (ValueError, TypeError, KeyError, RuntimeError, sqlite3.DatabaseError) as exc:
+            if docstore is not None:
+                docstore.close()
             raise IndexCorruptError(f"{gen / name} is damaged ({str(exc)[:120]}): {repair_hint(index_dir)}") from exc
         if (
-            index.ntotal != len(chunks)
-            or len(chunks) != manifest.n_chunks
-            or int(index.d) != manifest.dim
-            or set(documents) != set(manifest.documents)
-            or any(c.doc_id not in documents for c in chunks)
+            dense.ntotal != docstore.n_chunks
+            or docstore.n_chunks != manifest.n_chunks
+            or docstore.n_documents != manifest.n_documents
+            or dense.d != manifest.dim
+            or docstore.chunks_sha256 != manifest.chunks_sha256
         ):
+            docstore.close()
             raise IndexCorruptError(
                 f"the index in {gen} is inconsistent (documents, chunks and vectors disagree): {repair_hint(index_dir)}"
             )
-        return cls(index_dir, gen, manifest, documents, chunks, index, pin)
+        max_postings = settings.keyword_max_postings if settings is not None else None
+        return cls(index_dir, gen, manifest, docstore, dense, pin, max_postings)
 
     @property
     def name(self) -> str:
@@ -186,8 +202,12 @@ class IndexStore:
         return self.path.name
 
     def read(self, name: str) -> bytes:
-        """A file of this generation, checked against the manifest."""
+        """A file of this generation, checked in full against the manifest."""
         return _read_verified(self.index_dir, self.path, self.manifest, name)
+
+    def open_file(self, name: str, full: bool = False) -> Path:
+        """A file of this generation checked against the manifest (big ones by samples unless ``full``)."""
+        return verify_file(name, self.manifest, self.path, self.index_dir, full=full)
 
     def is_live(self) -> bool:
         """Whether CURRENT still names this generation (else a newer index has been published)."""
@@ -207,38 +227,42 @@ class IndexStore:
     def keywords(self) -> KeywordIndex:
         """The BM25 index of this generation, checked against its chunks."""
         if self._keywords is None:
-            from .keywords import KeywordIndex
+            from .keywords import MAX_POSTINGS, KeywordIndex
 
-            self._keywords = KeywordIndex.load(self.path, self.chunks, read=self.read)
+            self._keywords = KeywordIndex.load(
+                self.path, self.manifest.chunks_sha256, self.open_file, self._max_postings or MAX_POSTINGS
+            )
         return self._keywords
 
     @property
     def term_stats(self) -> TermStats:
         """Document frequencies of keyword terms (for the answerer's IDF weights)."""
         if self._stats is None:
-            from .keywords import load_term_stats
+            from .keywords import term_stats
 
-            self._stats = load_term_stats(self.path, read=self.read)
+            self._stats = term_stats(self.keywords)
         return self._stats
 
     # ---- searching -----------------------------------------------------------------------
     @property
     def dim(self) -> int:
-        return int(self.index.d)
-
-    def vectors(self) -> np.ndarray:
-        """All chunk vectors, in chunk order (a flat index stores them exactly)."""
-        if self.index.ntotal == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self.index.reconstruct_n(0, self.index.ntotal), dtype=np.float32)
+        return self.dense.d
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top-k (chunk position, cosine) for one normalised query vector."""
-        k = min(k, self.index.ntotal)
-        if k <= 0:
-            return []
-        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return self.dense.search(query, k)
+
+    def cosines(self, query: np.ndarray, positions: Sequence[int]) -> np.ndarray:
+        """Exact cosines of the query with the chunks at ``positions``."""
+        return self.dense.cosines(query, positions)
+
+    def vectors(self) -> np.ndarray:
+        """All chunk vectors in chunk order (reads the whole matrix: for small indexes and tests)."""
+        return np.array(self.dense.matrix, dtype=np.float32)
+
+    def vectors_at(self, positions: Sequence[int]) -> np.ndarray:
+        """The stored vectors of the chunks at ``positions``."""
+        return self.dense.rows(positions)
 
 
 def read_manifest(index_dir: Path, gen: Path, expected_sha: str | None) -> Manifest:
@@ -263,17 +287,6 @@ def _read_verified(index_dir: Path, gen: Path, manifest: Manifest, name: str) ->
     except OSError as exc:
         raise IndexCorruptError(f"cannot read {gen / name} ({exc.strerror}): {repair_hint(index_dir)}") from exc
     return verify(data, name, manifest, gen, index_dir)
-
-
-def _parse_jsonl(data: bytes) -> list[dict[str, Any]]:
-    rows = []
-    for line in io.StringIO(data.decode("utf-8")):
-        if line.strip():
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise ValueError("a line is not a JSON object")
-            rows.append(row)
-    return rows
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -317,7 +330,7 @@ class LocalIndex:
             old = self._open_previous(rebuild)
             try:
                 old_docs = old.documents if old is not None else {}
-                old_keys = {i: e.key for i, e in old.manifest.documents.items()} if old is not None else {}
+                old_keys = {i: e.key for i, e in old.entries.items()} if old is not None else {}
                 unknown = [i for i in remove if i not in old_docs]
                 if unknown:
                     raise RagError(
@@ -349,20 +362,24 @@ class LocalIndex:
         return self.open()
 
     def _write(self, plan: Plan, reuse: IndexStore | None, previous: IndexStore | None) -> tuple[Path, int, int]:
+        """Write ``plan`` as a new generation, streaming: articles go through chunking, embedding
+        and the docstore a step at a time, and every computed vector is committed to the
+        embedding cache first, so an interrupted build resumes where it stopped."""
         from ..chunk import chunk_documents
+        from .embedcache import EmbeddingCache
 
         emb = self._embeddings()
         docs = plan.documents
+        titles = {d.doc_id: d.title for d in docs}
         # Unchanged articles keep their chunks and vectors: embedding is the expensive step.
-        same = {
-            d.doc_id
-            for d in docs
-            if reuse is not None
-            and d.doc_id in reuse.documents
-            and reuse.documents[d.doc_id].content_hash == d.content_hash
-            and reuse.documents[d.doc_id].text == d.text
-            and reuse.documents[d.doc_id].title == d.title
-        }
+        same: set[str] = set()
+        if reuse is not None:
+            for d in docs:
+                entry = reuse.entries.get(d.doc_id)
+                if entry is not None and entry.content_hash == d.content_hash:
+                    old = reuse.documents[d.doc_id]
+                    if old.text == d.text and old.title == d.title:
+                        same.add(d.doc_id)
         to_chunk = [d for d in docs if d.doc_id not in same]
         new_chunks = chunk_documents(
             to_chunk,
@@ -370,57 +387,78 @@ class LocalIndex:
             chunk_overlap=self.settings.chunk_overlap,
             tokenizer=self.settings.tokenizer,
         )
-        titles = {d.doc_id: d.title for d in to_chunk}
+        by_doc: dict[str, list[Chunk]] = {}
+        for c in new_chunks:
+            by_doc.setdefault(c.doc_id, []).append(c)
         texts = [embedding_text(titles[c.doc_id], c.text) for c in new_chunks]
-        # An edited article keeps most of its chunks word for word: reuse their vectors too.
-        known = _vectors_by_text(reuse) if reuse is not None and texts else {}
-        missing = [n for n, t in enumerate(texts) if t not in known]
-        n_total = len(new_chunks) + sum(1 for c in (reuse.chunks if reuse else []) if c.doc_id in same)
-        check_disk_space(self.index_dir, docs, n_total, emb.dim)
-        callback = self.progress(len(missing)) if self.progress else None
-        fresh = emb.embed_in_batches([texts[n] for n in missing], callback)
-        new_vecs = np.zeros((len(texts), emb.dim), dtype=np.float32)
-        for n, t in enumerate(texts):
-            if t in known:
-                new_vecs[n] = known[t]
-        if missing:
-            new_vecs[missing] = fresh
+        n_total = len(new_chunks) + sum(reuse.entries[i].n_chunks for i in same if reuse is not None)
+        cache = EmbeddingCache(self.index_dir, emb.name, emb.dim)
+        try:
+            if reuse is not None:
+                # An edited article keeps most of its chunks word for word: their vectors too.
+                _cache_old_vectors(reuse, cache, [d.doc_id for d in to_chunk if d.doc_id in reuse.entries])
+            missing = cache.missing(texts)
+            check_disk_space(self.index_dir, docs, n_total, emb.dim, len(missing), self.settings.ann)
+            resumed = len(texts) - len(missing)
+            if resumed and reuse is None and self.notify:
+                self.notify(
+                    f"resuming: {resumed} of {len(texts)} chunk vectors were already computed by an earlier run"
+                )
+            callback = self.progress(len(missing)) if self.progress else None
+            for i in range(0, len(missing), STEP_CHUNKS):
+                step = [texts[n] for n in missing[i : i + STEP_CHUNKS]]
+                cache.put_many(step, emb.embed_in_batches(step, callback))
 
-        chunks: list[Chunk] = []
-        parts: list[np.ndarray] = []
-        if reuse is not None and same:
-            mask = np.array([c.doc_id in same for c in reuse.chunks], dtype=bool)
-            chunks = [c for c, m in zip(reuse.chunks, mask, strict=True) if m]
-            parts.append(reuse.vectors()[mask])
-        chunks += new_chunks
-        parts.append(new_vecs)
-        vecs = np.concatenate(parts) if parts else np.zeros((0, emb.dim), np.float32)
-        # Chunks grouped by article in id order, so an update and a rebuild write the same files.
-        order = {d.doc_id: n for n, d in enumerate(docs)}
-        perm = sorted(range(len(chunks)), key=lambda n: (order[chunks[n].doc_id], chunks[n].ordinal))
-        chunks = [chunks[n] for n in perm]
-        vecs = vecs[perm] if perm else vecs
+            def items() -> Iterator[tuple[Document, str, Sequence[Chunk], np.ndarray]]:
+                for lo in range(0, len(docs), 500):
+                    block = docs[lo : lo + 500]
+                    old: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
+                    kept = [d.doc_id for d in block if d.doc_id in same]
+                    if kept and reuse is not None:
+                        rows = reuse.docstore.chunks_of(kept)
+                        vecs = reuse.vectors_at([p for p, _ in rows])
+                        for (_, c), v in zip(rows, vecs, strict=True):
+                            old.setdefault(c.doc_id, []).append((c, v))
+                    fresh = [c for d in block if d.doc_id not in same for c in by_doc.get(d.doc_id, [])]
+                    found = cache.get_many([embedding_text(titles[c.doc_id], c.text) for c in fresh])
+                    if len(found) != len(fresh):
+                        raise StoreError(
+                            "an embedding went missing from the cache during the build: run `rag index` again"
+                        )
+                    n = 0
+                    for d in block:
+                        if d.doc_id in same:
+                            pairs = sorted(old.get(d.doc_id, []), key=lambda p: p[0].ordinal)
+                            chunks = [c for c, _ in pairs]
+                            matrix = np.array([v for _, v in pairs], dtype=np.float32).reshape(-1, emb.dim)
+                        else:
+                            chunks = by_doc.get(d.doc_id, [])
+                            matrix = np.array([found[n + j] for j in range(len(chunks))], dtype=np.float32)
+                            matrix = matrix.reshape(-1, emb.dim)
+                            n += len(chunks)
+                        yield d, plan.keys.get(d.doc_id, "") if plan.keys else "", chunks, matrix
 
-        # The model's cosine scale only changes with the model.
-        same_model = previous is not None and previous.manifest.embedding_name == emb.name
-        if same_model and previous is not None:
-            reference = dict(previous.manifest.dense_reference)
-        else:
-            from ..embed import measure_scale
+            # The model's cosine scale only changes with the model.
+            same_model = previous is not None and previous.manifest.embedding_name == emb.name
+            if same_model and previous is not None:
+                reference = dict(previous.manifest.dense_reference)
+            else:
+                from ..embed import measure_scale
 
-            reference = measure_scale(emb)
-        gen, _ = write_generation(
-            self.index_dir,
-            settings=self.settings,
-            embedding={"runtime": self.settings.runtime, "name": emb.name, "dim": emb.dim},
-            dense_reference=reference,
-            documents=docs,
-            keys=plan.keys,
-            chunks=chunks,
-            vectors=vecs,
-            extra_writers=self.extra_writers,
-        )
-        return gen, len(chunks), len(missing)
+                reference = measure_scale(emb)
+            gen, manifest = write_generation(
+                self.index_dir,
+                settings=self.settings,
+                embedding={"runtime": self.settings.runtime, "name": emb.name, "dim": emb.dim},
+                dense_reference=reference,
+                items=items(),
+                extra_writers=self.extra_writers,
+            )
+        except BaseException:
+            cache.close()
+            raise
+        cache.clear()  # its vectors now live in the published generation
+        return gen, manifest.n_chunks, len(missing)
 
     def repair(self, wait: bool = True) -> str:
         """Make the folder's live generation an intact one; say what was done."""
@@ -446,12 +484,9 @@ class LocalIndex:
                         f"{cur} is a folder with files in it, where the index's CURRENT file belongs: "
                         "move it elsewhere, then run `rag repair` again"
                     ) from None
-            damaged_docs: dict[str, DocEntry] = {}
+            damaged_docs: set[str] = set()
             if current is not None:
-                try:
-                    damaged_docs = dict(read_manifest(self.index_dir, self.index_dir / current.name, None).documents)
-                except (IndexCorruptError, RagError):
-                    pass
+                damaged_docs = _article_ids(self.index_dir / current.name)
             for gen in reversed(generations(self.index_dir)):
                 if current is not None and gen.name == current.name:
                     continue
@@ -462,9 +497,11 @@ class LocalIndex:
                 except (OSError, RagError):
                     continue
                 publish(self.index_dir, gen.name, checksum(manifest_data))
-                lost = sorted(set(damaged_docs) - set(store.documents))
+                lost = sorted(damaged_docs - set(store.entries))
+                n_docs = len(store.documents)
+                store.close()
                 why = problem or "the index had no usable CURRENT"
-                msg = f"{why}; restored {gen.name} ({len(store.documents)} articles)"
+                msg = f"{why}; restored {gen.name} ({n_docs} articles)"
                 if lost:
                     shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
                     msg += f". It lacks {len(lost)} article(s) indexed later: {shown}; index them again"
@@ -485,22 +522,33 @@ class LocalIndex:
         gen = self.index_dir / current.name
         try:
             manifest = read_manifest(self.index_dir, gen, current.manifest_sha256)
-            rows = _parse_jsonl(_read_verified(self.index_dir, gen, manifest, DOCUMENTS))
-            docs = {d.doc_id: d for d in (Document(**row) for row in rows)}
-        except (OSError, RagError, ValueError, TypeError):
+            store = Docstore(verify_file(DOCSTORE, manifest, gen, self.index_dir, full=True))
+            try:
+                docs = dict(store.documents.items())
+                keys = {i: e.key for i, e in store.entries.items()}
+            finally:
+                store.close()
+        except (OSError, RagError, ValueError, TypeError, KeyError, sqlite3.DatabaseError):
             return None
-        if set(docs) != set(manifest.documents):
+        if len(docs) != manifest.n_documents:
             return None
-        keys = {i: e.key for i, e in manifest.documents.items()}
         plan = Plan(tuple(docs[i] for i in sorted(docs)), keys, (), (), (), (), ())
         new_gen, n_chunks, _ = self._write(plan, None, None)
         return f"its {len(docs)} articles were intact and were embedded again into {new_gen.name} ({n_chunks} chunks)"
 
 
+def _article_ids(gen: Path) -> set[str]:
+    """The ids a (possibly damaged) generation held, from its articles list; empty if unreadable."""
+    try:
+        return {json.loads(line) for line in (gen / ARTICLES).read_text("utf-8").splitlines() if line}
+    except (OSError, ValueError, TypeError):
+        return set()
+
+
 def _verify_all(store: IndexStore) -> None:
-    """Check every file of a generation, the lazily loaded ones included."""
+    """Check every file of a generation in full, the lazily loaded ones included."""
     for name in store.manifest.files:
-        store.read(name)
+        store.open_file(name, full=True)
     _ = store.keywords, store.term_stats
 
 
@@ -519,19 +567,32 @@ def _report(plan: Plan, n_chunks: int, embedded: int, t0: float, generation: str
     )
 
 
-def _vectors_by_text(store: IndexStore) -> dict[str, np.ndarray]:
-    """Stored vectors keyed by the exact text the model read (title + chunk)."""
-    vectors = store.vectors()
-    titles = {i: d.title for i, d in store.documents.items()}
-    return {embedding_text(titles.get(c.doc_id, ""), c.text): vectors[n] for n, c in enumerate(store.chunks)}
+def _cache_old_vectors(reuse: IndexStore, cache: Any, doc_ids: Sequence[str]) -> None:
+    """Put the previous vectors of re-chunked articles into the cache, keyed by the text the model read."""
+    for lo in range(0, len(doc_ids), 500):
+        rows = reuse.docstore.chunks_of(doc_ids[lo : lo + 500])
+        if not rows:
+            continue
+        vecs = reuse.vectors_at([p for p, _ in rows])
+        texts = [embedding_text(reuse.documents[c.doc_id].title, c.text) for _, c in rows]
+        cache.put_many(texts, vecs)
 
 
-def check_disk_space(index_dir: Path, documents: Sequence[Document], n_chunks: int, dim: int) -> None:
+def check_disk_space(
+    index_dir: Path,
+    documents: Sequence[Document],
+    n_chunks: int,
+    dim: int,
+    n_embed: int = 0,
+    ann: AnnParams | None = None,
+) -> None:
     """Fail before the embedding work, not after it, when the new generation cannot fit on the disk."""
     text = sum(len(d.text.encode()) + len(d.title.encode()) for d in documents)
-    # Articles once, chunks with their overlap once more, BM25 postings and statistics about as
-    # much again as the text, the vectors, and a margin for JSON and file-system overhead.
-    needed = 4 * text + n_chunks * dim * 4 + (1 << 20)
+    # Articles once, chunks with their overlap once more, BM25 postings about as much again as
+    # the text, the vectors (and the embedding cache's copy of the new ones), the HNSW graph
+    # at scale, and a margin for SQLite and file-system overhead.
+    graph = n_chunks * (dim + 2 * ann.m * 4 + 16) if ann is not None and n_chunks >= ann.min_chunks else 0
+    needed = 4 * text + n_chunks * dim * 4 + n_embed * (dim * 4 + 64) + graph + (1 << 20)
     free = shutil.disk_usage(index_dir).free
     if free < needed:
         raise StoreError(
@@ -546,29 +607,45 @@ def write_generation(
     settings: Settings,
     embedding: dict[str, Any],
     dense_reference: dict[str, float],
-    documents: Sequence[Document],
-    keys: dict[str, str] | Any,
-    chunks: Sequence[Chunk],
-    vectors: np.ndarray,
+    items: Iterable[tuple[Document, str, Sequence[Chunk], np.ndarray]],
     extra_writers: Sequence[Writer] = (),
 ) -> tuple[Path, Manifest]:
-    """Write a complete generation, then atomically make it the live one. Call with the writer lock."""
-    import faiss
+    """Write a complete generation from (article, source key, its chunks, their vectors) in store
+    order, then atomically make it the live one. Call with the writer lock."""
+    from .vectors import build_ann
+    from .vectors import plan as vector_plan
 
     gen: Path | None = None
+    store: DocstoreWriter | None = None
+    vectors: VectorWriter | None = None
     try:
         gen = new_generation(index_dir)
-        per_doc: dict[str, int] = {}
-        for c in chunks:
-            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
-        _write_jsonl(gen / DOCUMENTS, (asdict(d) for d in documents))
-        _write_jsonl(gen / CHUNKS, (asdict(c) for c in chunks))
-        index = faiss.IndexFlatIP(int(embedding["dim"]))
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        write_synced(gen / VECTORS, faiss.serialize_index(index).tobytes())
-        for writer in extra_writers:
-            writer(gen, documents, chunks)
+        store = DocstoreWriter(gen / DOCSTORE)
+        vectors = VectorWriter(gen / VECTORS, int(embedding["dim"]))
+        titles: dict[str, str] = {}
+        with open(gen / ARTICLES, "w", encoding="utf-8") as ids:
+            for doc, key, chunks, matrix in items:
+                store.add(doc, key, chunks)
+                vectors.append(matrix)
+                titles[doc.doc_id] = doc.title
+                ids.write(json.dumps(doc.doc_id, ensure_ascii=False) + "\n")
+            ids.flush()
+            os.fsync(ids.fileno())
+        store.close()
+        matrix = vectors.close()
+        store_written, vectors = store, None
+        store = None
+        fsync_file(gen / DOCSTORE)
+        entry = vector_plan(len(matrix), settings.ann)
+        build_ann(gen, matrix, entry)
+        digest = store_written.chunks_sha256
+        if extra_writers:
+            reader = Docstore(gen / DOCSTORE)
+            try:
+                for writer in extra_writers:
+                    writer(gen, titles, reader.chunks, digest)
+            finally:
+                reader.close()
         files = file_entries(gen, skip=(MARKER, MANIFEST))
         raw = {
             "format_version": FORMAT_VERSION,
@@ -576,18 +653,11 @@ def write_generation(
             "settings": settings.index_fingerprint(),
             "embedding": embedding,
             "dense_reference": dense_reference,
-            "n_documents": len(documents),
-            "n_chunks": len(chunks),
-            "documents": {
-                d.doc_id: {
-                    "content_hash": d.content_hash,
-                    "path": d.path,
-                    "key": keys.get(d.doc_id, "") if keys else "",
-                    "n_chunks": per_doc.get(d.doc_id, 0),
-                }
-                for d in documents
-            },
-            "files": {name: {"sha256": e.sha256, "size": e.size} for name, e in files.items()},
+            "n_documents": store_written.n_documents,
+            "n_chunks": store_written.n_chunks,
+            "chunks_sha256": digest,
+            "vectors": entry,
+            "files": {name: {"sha256": e.sha256, "size": e.size, "sample": e.sample} for name, e in files.items()},
         }
         data = json.dumps(raw, ensure_ascii=False, indent=1).encode()
         # The manifest goes last: a generation without one is never treated as complete.
@@ -596,22 +666,23 @@ def write_generation(
         manifest = parse_manifest(data, gen / MANIFEST, index_dir)
         publish(index_dir, gen.name, checksum(data))
     except BaseException as exc:
+        for part in (store, vectors):
+            if part is not None:
+                part.abort()
         if gen is not None:
             shutil.rmtree(gen, ignore_errors=True)
-        if isinstance(exc, OSError):
+        if isinstance(exc, (OSError, sqlite3.OperationalError)):
+            why = getattr(exc, "strerror", None) or exc
             raise StoreError(
-                f"could not write the new index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged"
+                f"could not write the new index in {index_dir} ({why}); the previous index is unchanged"
             ) from exc
         raise
     return gen, manifest
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    for row in rows:
-        buf.write(json.dumps(row, ensure_ascii=False))
-        buf.write("\n")
-    write_synced(path, buf.getvalue().encode())
+def fsync_file(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
 
 
 def build_index(
