@@ -488,11 +488,16 @@ class PgStore:
 
     def stats(self) -> PgStats:
         """Counts, version and the settings the index was built with (one snapshot)."""
-        rows = self._query(
+        with self.pool.connection() as conn:
+            self._check(conn)
+            return self._stats(conn)
+
+    @staticmethod
+    def _stats(conn: psycopg.Connection[Any]) -> PgStats:
+        rows = conn.execute(
             "SELECT n_documents, n_chunks, total_length, version, NULL, NULL FROM rag_stats "
-            "UNION ALL SELECT NULL, NULL, NULL, NULL, key, value FROM rag_meta",
-            {},
-        )
+            "UNION ALL SELECT NULL, NULL, NULL, NULL, key, value FROM rag_meta"
+        ).fetchall()
         head = next(r for r in rows if r[4] is None)
         meta = {r[4]: r[5] for r in rows if r[4] is not None}
         return PgStats(
@@ -506,16 +511,23 @@ class PgStore:
         )
 
     def verify(self) -> PgStats:
-        """Recount documents, chunks, lengths and postings from the tables; raise if the statistics disagree."""
-        stats = self.stats()
-        row = self._query(
-            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
-            "(SELECT coalesce(sum(length), 0) FROM chunks), (SELECT coalesce(sum(tf), 0) FROM postings), "
-            "(SELECT count(*) FROM postings p LEFT JOIN chunks c ON c.pk = p.chunk WHERE c.pk IS NULL OR "
-            "c.length <> p.length), "
-            "(SELECT coalesce(sum(n_chunks), 0) FROM documents)",
-            {},
-        )[0]
+        """Recount documents, chunks, lengths and postings from the tables; raise if the statistics disagree.
+
+        Reads one snapshot (a repeatable-read transaction), so it can run while writers commit.
+        """
+        with self.pool.connection() as conn:
+            self._check(conn)
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                stats = self._stats(conn)
+                row = conn.execute(
+                    "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
+                    "(SELECT coalesce(sum(length), 0) FROM chunks), (SELECT coalesce(sum(tf), 0) FROM postings), "
+                    "(SELECT count(*) FROM postings p LEFT JOIN chunks c ON c.pk = p.chunk WHERE c.pk IS NULL OR "
+                    "c.length <> p.length), "
+                    "(SELECT coalesce(sum(n_chunks), 0) FROM documents)"
+                ).fetchone()
+        assert row is not None
         n_docs, n_chunks, total, tf_sum, bad_postings, doc_chunks = (int(x) for x in row)
         if (
             (n_docs, n_chunks, total) != (stats.n_documents, stats.n_chunks, stats.total_length)
