@@ -543,6 +543,16 @@ class PgStore:
             )
         return stats
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (after a bulk load; autovacuum does it later by itself).
+
+        Until then the planner guesses the tables' sizes and may scan all postings instead of the
+        query terms' (on ARCD: 7 ms instead of 1 ms per hybrid statement).
+        """
+        with self.pool.connection() as conn:
+            self._check(conn)
+            conn.execute("ANALYZE documents, chunks, postings, rag_stats")
+
     def drop(self) -> None:
         """Delete the whole index (the schema and everything in it)."""
         with self.pool.connection() as conn:
