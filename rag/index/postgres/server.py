@@ -172,11 +172,21 @@ def _check_reachable(folder: Path, user: pwd.struct_passwd) -> None:
 
 
 def _run(cmd: list[str], user: str | None) -> None:
-    extra = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user else {}
+    group = pwd.getpwnam(user).pw_gid if user else None
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
     # Output to a file, not a pipe: pg_ctl start leaves the server holding its stdout open.
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd="/", check=False, **extra)  # type: ignore[arg-type]
+        proc = subprocess.run(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd="/",
+            check=False,
+            user=user,
+            group=group,
+            extra_groups=[] if user else None,
+        )
         if proc.returncode != 0:
             out.seek(0)
             tail = " ".join(out.read().split())[-400:]
