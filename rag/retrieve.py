@@ -202,10 +202,13 @@ def retrieve(
     pool = max(POOL, 3 * k)
     if mode not in ("dense", "keyword", "hybrid"):
         raise ConfigError(f"retrieval mode must be dense, keyword or hybrid, not {mode!r}")
-    if mode == "dense" or keywords is None:
-        hits = dense_candidates(store, query_vec, pool)
-    elif mode == "keyword":
-        hits = keyword_candidates(store, keywords, query_vec, question, pool)
-    else:
-        hits = hybrid_candidates(store, keywords, query_vec, question, pool, fusion=fusion, weight=weight)
+    if keywords is not None and isinstance(store, IndexStore):  # a given keyword index (studies, tests)
+        if mode == "keyword":
+            hits = keyword_candidates(store, keywords, query_vec, question, pool)
+        elif mode == "hybrid":
+            hits = hybrid_candidates(store, keywords, query_vec, question, pool, fusion=fusion, weight=weight)
+        else:
+            hits = dense_candidates(store, query_vec, pool)
+    else:  # the backend searches (the local index, or PostgreSQL in one SQL statement)
+        hits = store.candidates(mode, query_vec, question, pool, fusion=fusion, weight=weight)
     return to_passages(store, hits, k)

@@ -66,6 +66,7 @@ from .vectors import ANN, VECTORS, AnnParams, VectorIndex, VectorWriter
 if TYPE_CHECKING:
     from ..config import Settings
     from ..embed import ArrayEmbeddings
+    from ..retrieve import Candidate
     from .keywords import KeywordIndex
 
 # Extra files a generation gets: called with the folder, every article's title by id, the chunks
@@ -247,6 +248,23 @@ class IndexStore:
     @property
     def dim(self) -> int:
         return self.dense.d
+
+    @property
+    def dense_reference(self) -> dict[str, float]:
+        """The model's cosine levels for related and unrelated texts (measured when the index was built)."""
+        return dict(self.manifest.dense_reference)
+
+    def candidates(
+        self, mode: str, query_vec: np.ndarray, question: str, pool: int, fusion: str = "score", weight: float = 0.5
+    ) -> list[Candidate]:
+        """The top ``pool`` chunks for a question in a retrieval mode (``rag.retrieve`` turns them into passages)."""
+        from ..retrieve import dense_candidates, hybrid_candidates, keyword_candidates
+
+        if mode == "dense":
+            return dense_candidates(self, query_vec, pool)
+        if mode == "keyword":
+            return keyword_candidates(self, self.keywords, query_vec, question, pool)
+        return hybrid_candidates(self, self.keywords, query_vec, question, pool, fusion=fusion, weight=weight)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top-k (chunk position, cosine) for one normalised query vector."""

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS documents (
     source       text,
     author       text,
     content_hash text NOT NULL DEFAULT '',
+    key          text NOT NULL DEFAULT '',        -- the source key (rag.index.plan.source_key)
     n_chunks     integer NOT NULL,
     indexed_at   timestamptz NOT NULL DEFAULT now()
 );

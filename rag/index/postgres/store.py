@@ -61,6 +61,7 @@ class DocumentRow:
     author: str | None
     content_hash: str
     n_chunks: int
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,7 @@ class PgStore:
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
         chunk_terms: Sequence[Sequence[str]] | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> int:
         """Add or replace documents with all their chunks, vectors and BM25 terms, in one transaction.
 
@@ -299,7 +301,7 @@ class PgStore:
                 gone_docs, gone_chunks, gone_length = self._delete(conn, ids)
                 with conn.cursor() as cur:
                     with cur.copy(
-                        "COPY documents (doc_id, title, text, path, date, source, author, content_hash, n_chunks) "
+                        "COPY documents (doc_id, title, text, path, date, source, author, content_hash, key, n_chunks) "
                         "FROM STDIN"
                     ) as cp:
                         for d in documents:
@@ -313,6 +315,7 @@ class PgStore:
                                     d.source,
                                     d.author,
                                     d.content_hash,
+                                    (keys or {}).get(d.doc_id, ""),
                                     per_doc.get(d.doc_id, 0),
                                 )
                             )
@@ -461,7 +464,8 @@ class PgStore:
     def list_documents(self) -> list[DocumentRow]:
         """Every indexed document without its text, by id."""
         rows = self._query(
-            "SELECT doc_id, title, path, date, source, author, content_hash, n_chunks FROM documents ORDER BY doc_id",
+            "SELECT doc_id, title, path, date, source, author, content_hash, n_chunks, key FROM documents "
+            "ORDER BY doc_id",
             {},
         )
         return [DocumentRow(*r) for r in rows]
