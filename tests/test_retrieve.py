@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -248,7 +248,8 @@ def test_minmax_scaling() -> None:
 # ---- to_passages over hand-made candidates --------------------------------------------------
 def _fake_store(docs: list[Document], chunks: list[Chunk]) -> IndexStore:
     # to_passages reads only the chunks and documents of the store.
-    return IndexStore(Path("fake"), Path("fake"), None, {d.doc_id: d for d in docs}, chunks, None)  # type: ignore[arg-type]
+    # to_passages reads only the chunks by position and the articles by id.
+    return SimpleNamespace(documents={d.doc_id: d for d in docs}, chunks=chunks)  # type: ignore[return-value]
 
 
 def _chunk(doc: Document, cid: str, start: int, end: int, ordinal: int) -> Chunk:

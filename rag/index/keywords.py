@@ -178,7 +178,16 @@ class KeywordIndex:
     ) -> KeywordIndex:
         """Index already-analysed chunks (one term list per chunk, in store order) with bm25s."""
         vocab: dict[str, int] = {}
-        ids = [[vocab.setdefault(t, len(vocab)) for t in terms] for terms in chunk_terms]
+        # Chunks with the same text share one term list (``chunk_terms``): map it to ids once.
+        by_list: dict[int, list[int]] = {}
+        ids = []
+        for terms in chunk_terms:
+            row = by_list.get(id(terms))
+            if row is None:
+                row = [vocab.setdefault(t, len(vocab)) for t in terms]
+                by_list[id(terms)] = row
+            ids.append(row)
+        del by_list
         n = len(ids)
         if not vocab:  # no chunks, or none with a term: bm25s cannot index that
             empty = np.zeros(0, np.float32)
