@@ -25,7 +25,7 @@ from .types import Document
 # Modules that must never load on the `rag ask` path (heavy, or network-prone).
 FORBIDDEN_ON_ASK = (
     "torch", "transformers", "sentence_transformers", "gradio", "langchain_community",
-    "openai", "langchain_openai", "langchain_ollama", "ollama", "xllamacpp", "trafilatura",
+    "openai", "langchain_openai", "langchain_ollama", "ollama", "xllamacpp", "trafilatura", "psycopg", "bm25s",
 )  # fmt: skip
 ARCD = PROJECT_ROOT.parent / "shared" / "gold" / "arcd-train.json"
 SEED = PROJECT_ROOT.parent / "shared" / "gold" / "seed_qa.jsonl"

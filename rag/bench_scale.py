@@ -218,10 +218,16 @@ def run_scale(
         base_corpus(settings, work)
         for n in sizes:
             index_dir = work / f"index-{n}"
-            shutil.rmtree(index_dir, ignore_errors=True)
-            say(f"scale {n:,}: building from vectors…")
-            row: dict[str, Any] = {"target": n, **_child("build", str(index_dir), str(work), str(n))}
-            say(f"scale {n:,}: built in {row['build_s']} s; measuring…")
+            built = work / f"index-{n}.build.json"
+            if keep is not None and built.exists() and (index_dir / "CURRENT").exists():
+                row: dict[str, Any] = json.loads(built.read_text("utf-8"))  # --keep: measure the kept index again
+                say(f"scale {n:,}: reusing the index built in {row['build_s']} s; measuring…")
+            else:
+                shutil.rmtree(index_dir, ignore_errors=True)
+                say(f"scale {n:,}: building from vectors…")
+                row = {"target": n, **_child("build", str(index_dir), str(work), str(n))}
+                built.write_text(json.dumps(row), "utf-8")
+                say(f"scale {n:,}: built in {row['build_s']} s; measuring…")
             row.update(_child("serve", str(index_dir), str(n_questions)))
             cold = bench_cold_ask(settings.with_(index_dir=index_dir), "كم عدد الجنود الأتراك الذين قتلوا في إدلب؟", 3)
             row["cold_ask_s"] = cold["wall_s_median"]

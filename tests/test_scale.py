@@ -154,3 +154,27 @@ def test_the_docstore_is_sqlite_holding_the_articles_and_chunks(settings: Settin
     assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 5
     text, start, end, doc = db.execute('SELECT text, start, "end", doc_id FROM chunks WHERE pos = 0').fetchone()
     assert store.documents[doc].text[start:end] == text
+
+
+def test_scale_sizes_and_the_synthetic_corpus() -> None:
+    from rag.bench_scale import parse_sizes, scaled_items
+    from rag.errors import ConfigError
+    from rag.types import Chunk
+
+    assert parse_sizes("10k, 100k,1M") == [10_000, 100_000, 1_000_000]
+    assert parse_sizes("2.5k") == [2_500]
+    for bad in ("10q", "5", "100M"):
+        with pytest.raises(ConfigError, match="--scale"):
+            parse_sizes(bad)
+    docs = _docs(3)
+    chunks = [Chunk(f"{d.doc_id}#{n}", d.doc_id, d.text, 0, len(d.text), n) for d in docs for n in range(2)]
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(6, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    items = list(scaled_items(docs, chunks, base, 20))
+    ids = [d.doc_id for d, _, _, _ in items]
+    assert len(ids) == len(set(ids)) and sum(len(c) for _, _, c, _ in items) >= 20
+    originals, copy = items[0][3], items[3][3]  # a005's first copy is a000~1
+    assert items[3][0].doc_id == "a000.txt~1" and items[3][2][0].chunk_id == "a000.txt#0~1"
+    assert np.allclose(np.linalg.norm(copy, axis=1), 1, atol=1e-5)
+    assert 0.8 < float(originals[0] @ copy[0]) < 0.999  # near, not equal
