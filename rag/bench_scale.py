@@ -268,9 +268,9 @@ def write_report(rows: Sequence[dict[str, Any]], settings: Settings) -> None:
         "",
         f"Written by `rag bench --scale {','.join(_short(r['target']) for r in rows)}` on "
         f"{time.strftime('%Y-%m-%d')} ({os.cpu_count()} cores). Vectors: exact below "
-        f"{settings.ann_min_chunks:,} chunks, HNSW (M={settings.hnsw_m}, efConstruction="
-        f"{settings.hnsw_ef_construction}, efSearch={settings.hnsw_ef_search}, 8-bit codes, exact re-ranking) "
-        "above. Latencies are warm `answer()` over real questions; see `rag/bench_scale.py` for the method.",
+        f"{settings.ann_min_chunks:,} chunks, product quantisation above it ({settings.pq_m} 4-bit "
+        f"sub-vectors, FAISS fast scan, the best {settings.ann_rerank:,} re-ranked by exact cosine). "
+        " Latencies are warm `answer()` over real questions; see `rag/bench_scale.py` for the method.",
         "",
         "| " + " | ".join(h for _, h in cols) + " |",
         "|" + "---|" * len(cols),

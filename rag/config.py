@@ -73,18 +73,20 @@ class Settings:
     # Sources shown to the model, in tiktoken tokens: five passages of ~480 tokens fit.
     llm_context_tokens: int = 3000
     llm_threads: int = 2  # CPU threads of a gguf: model
-    # Scale (benchmarks/scale.md). An index of ann_min_chunks chunks or more gets an HNSW graph
-    # (M = hnsw_m, built with hnsw_ef_construction) searched with hnsw_ef_search candidates,
-    # re-ranked by exact cosine; smaller ones are searched exactly. Build-time values take effect
-    # at the next build; the search-time ones at once.
+    # Scale (benchmarks/scale.md). An index of ann_min_chunks chunks or more gets a product-quantised
+    # copy of its vectors (pq_m 4-bit sub-vectors, FAISS fast scan) that proposes ann_rerank
+    # candidates, ranked by exact cosine; smaller ones are searched exactly. pq_m takes effect at the
+    # next build, ann_rerank at once. hnsw_* are pgvector's index parameters (the postgres backend).
     ann_min_chunks: int = 200_000
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    pq_m: int = 192
+    ann_rerank: int = 1000
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 100
     # Postings read per query term at most: bounds the cost of very frequent words at scale.
     keyword_max_postings: int = 100_000
     # Where the index lives: "local" (index_dir) or "postgres" (pg_dsn, in schema pg_schema; the
-    # HNSW parameters above apply to pgvector's index too). RAG_BACKEND=postgres RAG_PG_DSN=postgresql://…
+    # hnsw_* above are its pgvector index parameters). RAG_BACKEND=postgres RAG_PG_DSN=postgresql://…
     backend: str = "local"
     pg_dsn: str | None = None
     pg_schema: str = "rag"
@@ -111,8 +113,10 @@ class Settings:
             )
         if not self.llm_timeout > 0:
             raise ConfigError("llm_timeout must be a positive number of seconds")
-        if self.ann_min_chunks < 1 or not 4 <= self.hnsw_m <= 128:
-            raise ConfigError("ann_min_chunks must be at least 1 and hnsw_m between 4 and 128")
+        if self.ann_min_chunks < 1 or not 2 <= self.pq_m <= 1024 or not 10 <= self.ann_rerank <= 100_000:
+            raise ConfigError("ann_min_chunks must be at least 1, pq_m 2..1024 and ann_rerank 10..100000")
+        if not 4 <= self.hnsw_m <= 128:
+            raise ConfigError("hnsw_m must be between 4 and 128")
         if not 8 <= self.hnsw_ef_construction <= 2000 or not 8 <= self.hnsw_ef_search <= 5000:
             raise ConfigError("hnsw_ef_construction must be 8..2000 and hnsw_ef_search 8..5000")
         if self.backend not in BACKENDS:
@@ -171,10 +175,10 @@ class Settings:
 
     @property
     def ann(self) -> AnnParams:
-        """When and how the vectors get an HNSW graph."""
+        """When the vectors get a quantised index, and how it is built and searched."""
         from .index.vectors import AnnParams
 
-        return AnnParams(self.ann_min_chunks, self.hnsw_m, self.hnsw_ef_construction, self.hnsw_ef_search)
+        return AnnParams(self.ann_min_chunks, self.pq_m, self.ann_rerank)
 
     def index_fingerprint(self) -> dict[str, Any]:
         """The settings an index depends on: a mismatch means the index must be rebuilt."""
@@ -195,7 +199,8 @@ def _same_path(a: Path, b: Path) -> bool:
 def _parse(name: str, raw: str) -> Any:
     if name in (
         "chunk_tokens", "chunk_overlap", "top_k", "max_quotes", "max_question_chars", "llm_max_tokens",
-        "llm_context_tokens", "llm_threads", "ann_min_chunks", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
+        "llm_context_tokens", "llm_threads", "ann_min_chunks", "pq_m", "ann_rerank",
+        "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
         "keyword_max_postings", "pg_pool_size",
     ):  # fmt: skip
         try:

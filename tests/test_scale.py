@@ -17,6 +17,7 @@ from rag.errors import IndexCorruptError
 from rag.index.embedcache import CACHE
 from rag.index.keywords import INDEX_WRITERS
 from rag.index.local import IndexStore, LocalIndex, build_index
+from rag.index.vectors import pq_subvectors
 from rag.types import Document
 
 from .conftest import HashEmbeddings
@@ -59,14 +60,14 @@ def test_loading_reads_no_text_and_a_question_reads_only_its_passages(settings: 
     assert store.entries["a003.txt"].n_chunks == sum(1 for c in store.chunks if c.doc_id == "a003.txt")
 
 
-def test_a_large_index_gets_an_hnsw_graph_that_finds_what_exact_search_finds(settings: Settings) -> None:
+def test_a_large_index_gets_a_quantised_index_that_finds_what_exact_search_finds(settings: Settings) -> None:
     emb = HashEmbeddings(dim=64)
-    big = settings.with_(ann_min_chunks=50, hnsw_m=16, hnsw_ef_search=64)
+    big = settings.with_(ann_min_chunks=50, pq_m=32, ann_rerank=20)
     build_index(big, _docs(60), emb, extra_writers=INDEX_WRITERS)
     store = IndexStore.load(big.index_dir, big, emb.name)
     raw = json.loads((store.path / "manifest.json").read_text("utf-8"))
-    assert raw["vectors"] == {"kind": "hnsw-sq8", "m": 16, "ef_construction": big.hnsw_ef_construction}
-    assert (store.path / "vectors.hnsw.faiss").is_file() and store.dense.kind == "hnsw-sq8"
+    assert raw["vectors"] == {"kind": "pq-fastscan", "m": 32, "nbits": 4}
+    assert (store.path / "vectors.pq.faiss").is_file() and store.dense.kind == "pq-fastscan"
     recall = []
     for i in range(0, 60, 3):
         q = emb.embed_query_vector(f"الوفد {i} وصل صباح اليوم")
@@ -79,6 +80,8 @@ def test_a_large_index_gets_an_hnsw_graph_that_finds_what_exact_search_finds(set
     small = settings.with_(index_dir=settings.index_dir.parent / "small")
     build_index(small, _docs(10), emb, extra_writers=INDEX_WRITERS)
     assert IndexStore.load(small.index_dir).dense.kind == "flat"
+    assert pq_subvectors(384, 192) == 192 and pq_subvectors(768, 192) == 192 and pq_subvectors(100, 192) == 100
+    assert pq_subvectors(90, 64) == 30  # even, and divides the dimension
 
 
 def test_an_interrupted_build_resumes_without_embedding_again(settings: Settings, monkeypatch, record) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ Files of a generation folder (the index folder around it is described in ``gener
 
     .rag-generation      marker: this project made the folder (only such folders are ever deleted)
     docstore.sqlite      the cleaned articles and their chunks, read row by row (``docstore``)
-    vectors.npy          the chunk vectors, memory-mapped; vectors.hnsw.faiss at scale (``vectors``)
+    vectors.npy          the chunk vectors, memory-mapped; vectors.pq.faiss at scale (``vectors``)
     keywords/            the BM25 side (``keywords``)
     articles.jsonl       the article ids alone, one per line: what `rag repair` reports as lost when
                          the docstore itself is damaged (never read otherwise)
@@ -178,7 +178,7 @@ class IndexStore:
             docstore = Docstore(open_file(DOCSTORE))
             name = VECTORS
             graph = open_file(ANN) if manifest.vectors.get("kind") != "flat" else None
-            dense = VectorIndex.open(open_file(VECTORS), graph, ann.ef_search)
+            dense = VectorIndex.open(open_file(VECTORS), graph, ann.rerank)
         except (ValueError, TypeError, KeyError, RuntimeError, sqlite3.DatabaseError) as exc:
             if docstore is not None:
                 docstore.close()
@@ -607,9 +607,9 @@ def check_disk_space(
     """Fail before the embedding work, not after it, when the new generation cannot fit on the disk."""
     text = sum(len(d.text.encode()) + len(d.title.encode()) for d in documents)
     # Articles once, chunks with their overlap once more, BM25 postings about as much again as
-    # the text, the vectors (and the embedding cache's copy of the new ones), the HNSW graph
+    # the text, the vectors (and the embedding cache's copy of the new ones), the quantised codes
     # at scale, and a margin for SQLite and file-system overhead.
-    graph = n_chunks * (dim + 2 * ann.m * 4 + 16) if ann is not None and n_chunks >= ann.min_chunks else 0
+    graph = n_chunks * (ann.pq_m // 2 + 16) if ann is not None and n_chunks >= ann.min_chunks else 0
     needed = 4 * text + n_chunks * dim * 4 + n_embed * (dim * 4 + 64) + graph + (1 << 20)
     free = shutil.disk_usage(index_dir).free
     if free < needed:
@@ -654,7 +654,7 @@ def write_generation(
         store_written, vectors = store, None
         store = None
         fsync_file(gen / DOCSTORE)
-        entry = vector_plan(len(matrix), settings.ann)
+        entry = vector_plan(len(matrix), settings.ann, int(embedding["dim"]))
         build_ann(gen, matrix, entry)
         digest = store_written.chunks_sha256
         if extra_writers:

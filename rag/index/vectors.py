@@ -1,17 +1,19 @@
-"""The dense side of a generation: exact vectors on disk, and an HNSW graph when the index is large.
+"""The dense side of a generation: exact vectors on disk, and a compressed index when the index is large.
 
 Files::
 
     vectors.npy          float32 [n_chunks, dim], L2-normalised, row = chunk position; memory-mapped
-    vectors.hnsw.faiss   only for indexes of ``ann_min_chunks`` chunks or more: a FAISS HNSW graph
-                         over 8-bit scalar-quantised copies of the vectors (IndexHNSWSQ)
+    vectors.pq.faiss     only for indexes of ``ann_min_chunks`` chunks or more: FAISS product
+                         quantisation with fast scan (IndexPQFastScan, ``pq_m`` sub-vectors of 4 bits:
+                         96 bytes a vector for dim 384, 1/16 of the float vectors)
 
 Small indexes are searched exactly (FAISS brute force over the mapped matrix: ~9 ms per query at
-100k chunks on this 2-core machine). Above the threshold the HNSW graph proposes
-``max(k, ef_search)`` candidates and their exact cosines, read from ``vectors.npy``, rank them:
-the quantised copy keeps the graph at ~40% of the memory of full vectors, and the exact re-ranking
-gives back the precision quantisation loses. The choice and its parameters are recorded in the
-manifest; ``rag bench --scale`` measures recall@10 against exact search (benchmarks/scale.md).
+100k chunks on this 2-core machine). Above the threshold the quantised codes are scanned (all of
+them, in SIMD registers: a few ms at a million) for the ``ann_rerank`` best candidates, whose exact
+cosines, read from ``vectors.npy``, rank them. HNSW was measured first and rejected: on an archive
+with many near-copies (the same wire story re-published, the benchmark's noisy copies) its recall@10
+against exact search stayed at 0.32-0.52 whatever efSearch, where PQ fast scan + re-ranking 1,000
+reached 0.98 (benchmarks/scale.md). The choice and its parameters are recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -27,24 +29,32 @@ if TYPE_CHECKING:
     import faiss
 
 VECTORS = "vectors.npy"
-ANN = "vectors.hnsw.faiss"
+ANN = "vectors.pq.faiss"
+KIND = "pq-fastscan"
 
 
 @dataclass(frozen=True)
 class AnnParams:
-    """When an index gets an HNSW graph, and how it is built and searched (see benchmarks/scale.md)."""
+    """When an index gets a quantised index, how fine it is, and how many candidates are re-ranked."""
 
     min_chunks: int = 200_000
-    m: int = 32
-    ef_construction: int = 80
-    ef_search: int = 128
+    pq_m: int = 192
+    rerank: int = 1000
 
 
-def plan(n_chunks: int, params: AnnParams) -> dict[str, Any]:
+def pq_subvectors(dim: int, wanted: int) -> int:
+    """The largest even number of sub-vectors ≤ ``wanted`` that divides ``dim`` (FAISS needs both)."""
+    for m in range(min(wanted, dim), 1, -1):
+        if dim % m == 0 and m % 2 == 0:
+            return m
+    return 2
+
+
+def plan(n_chunks: int, params: AnnParams, dim: int = 384) -> dict[str, Any]:
     """The manifest's ``vectors`` entry for an index of ``n_chunks`` chunks."""
     if n_chunks < params.min_chunks:
         return {"kind": "flat"}
-    return {"kind": "hnsw-sq8", "m": params.m, "ef_construction": params.ef_construction}
+    return {"kind": KIND, "m": pq_subvectors(dim, params.pq_m), "nbits": 4}
 
 
 _HEADER = 128  # bytes reserved for the .npy header: room for any (rows, dim) shape
@@ -84,7 +94,7 @@ class VectorWriter:
 
 
 def build_ann(gen: Path, matrix: np.ndarray, entry: dict[str, Any]) -> None:
-    """Build the HNSW graph next to the vectors when ``entry`` asks for one."""
+    """Build the quantised index next to the vectors when ``entry`` asks for one."""
     if entry["kind"] == "flat":
         return
     import faiss
@@ -92,10 +102,9 @@ def build_ann(gen: Path, matrix: np.ndarray, entry: dict[str, Any]) -> None:
     from .generations import write_synced
 
     dim = int(matrix.shape[1])
-    index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, int(entry["m"]), faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = int(entry["ef_construction"])
-    # The quantiser learns each component's range from a spread-out sample of the vectors.
-    step = max(1, len(matrix) // 100_000)
+    index = faiss.IndexPQFastScan(dim, int(entry["m"]), int(entry["nbits"]), faiss.METRIC_INNER_PRODUCT)
+    # The codebooks are learnt from a spread-out sample of the vectors (50k is plenty for 16 centroids each).
+    step = max(1, len(matrix) // 50_000)
     index.train(np.ascontiguousarray(matrix[::step], dtype=np.float32))
     for lo in range(0, len(matrix), 100_000):
         index.add(np.ascontiguousarray(matrix[lo : lo + 100_000], dtype=np.float32))
@@ -103,27 +112,26 @@ def build_ann(gen: Path, matrix: np.ndarray, entry: dict[str, Any]) -> None:
 
 
 class VectorIndex:
-    """Cosine search over one generation's chunk vectors (exact, or HNSW with exact re-ranking)."""
+    """Cosine search over one generation's chunk vectors (exact, or PQ fast scan with exact re-ranking)."""
 
-    def __init__(self, matrix: np.ndarray, ann: faiss.Index | None = None, ef_search: int = 128) -> None:
+    def __init__(self, matrix: np.ndarray, ann: faiss.Index | None = None, rerank: int = 1000) -> None:
         self.matrix = matrix
         self.ann = ann
-        self.ef_search = ef_search
+        self.rerank = rerank
 
     @classmethod
-    def open(cls, vectors: Path, ann: Path | None, ef_search: int) -> VectorIndex:
+    def open(cls, vectors: Path, ann: Path | None, rerank: int) -> VectorIndex:
         matrix = load_matrix(vectors)
         if matrix.dtype != np.float32 or matrix.ndim != 2:
             raise ValueError(f"expected a float32 matrix, found {matrix.dtype} with {matrix.ndim} dimensions")
-        graph = None
+        codes = None
         if ann is not None:
             import faiss
 
-            # The quantised codes are mapped, not copied: loading stays fast at a million chunks.
-            graph = faiss.read_index(str(ann), faiss.IO_FLAG_MMAP_IFC)
-            if graph.ntotal != len(matrix) or graph.d != matrix.shape[1]:
-                raise ValueError("the HNSW graph and the vectors disagree")
-        return cls(matrix, graph, ef_search)
+            codes = faiss.read_index(str(ann))
+            if codes.ntotal != len(matrix) or codes.d != matrix.shape[1]:
+                raise ValueError("the quantised index and the vectors disagree")
+        return cls(matrix, codes, rerank)
 
     @property
     def ntotal(self) -> int:
@@ -135,7 +143,7 @@ class VectorIndex:
 
     @property
     def kind(self) -> str:
-        return "flat" if self.ann is None else "hnsw-sq8"
+        return "flat" if self.ann is None else KIND
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top-k (chunk position, cosine) for one normalised query vector, best first."""
@@ -148,11 +156,7 @@ class VectorIndex:
 
             scores, ids = faiss.knn(q, self.matrix, k, metric=faiss.METRIC_INNER_PRODUCT)
             return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        import faiss
-
-        params = faiss.SearchParametersHNSW()
-        params.efSearch = max(self.ef_search, k)
-        _, ids = self.ann.search(q, max(k, self.ef_search), params=params)
+        _, ids = self.ann.search(q, min(self.ntotal, max(k, self.rerank)))
         cand = np.unique(ids[0][ids[0] >= 0])
         cos = self.cosines(q[0], cand)
         top = np.lexsort((cand, -cos))[:k]
