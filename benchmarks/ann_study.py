@@ -23,11 +23,11 @@ from rag.config import Settings
 from rag.embed import make_embeddings
 
 
-def _measure(name: str, search, Q: np.ndarray, X: np.ndarray, exact: list[set[int]], rerank: int) -> None:  # type: ignore[no-untyped-def]
+def _measure(name: str, index: faiss.Index, Q: np.ndarray, X: np.ndarray, exact: list[set[int]], rerank: int) -> None:
     times, recall = [], []
     for q, ex in zip(Q, exact, strict=True):
         t0 = time.perf_counter()
-        ids = search(q[None], rerank)
+        ids = index.search(q[None], rerank)[1][0]
         cand = np.sort(ids[ids >= 0])
         top = cand[np.argsort(-(X[cand] @ q))[:10]]
         times.append((time.perf_counter() - t0) * 1e3)
@@ -70,7 +70,7 @@ def main(index_dir: Path, methods: list[str]) -> None:
             print(f"hnsw built in {time.time() - t0:.0f} s", flush=True)
             for ef in (128, 1024, 4096):
                 index.hnsw.efSearch = ef
-                _measure(f"hnsw efSearch={ef}", lambda q, r: index.search(q, max(r, ef))[1][0], Q, X, exact, 128)
+                _measure(f"hnsw efSearch={ef}", index, Q, X, exact, ef)
         elif method == "ivf":
             index = faiss.IndexIVFScalarQuantizer(
                 faiss.IndexFlatIP(d), d, 1024, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
@@ -80,12 +80,12 @@ def main(index_dir: Path, methods: list[str]) -> None:
             print(f"ivf built in {time.time() - t0:.0f} s", flush=True)
             for nprobe in (16, 64):
                 index.nprobe = nprobe
-                _measure(f"ivf-sq8 nprobe={nprobe}", lambda q, r: index.search(q, r)[1][0], Q, X, exact, 100)
+                _measure(f"ivf-sq8 nprobe={nprobe}", index, Q, X, exact, 100)
         elif method == "sq8":
             index = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
             index.train(sample)
             _add(index, X)
-            _measure("flat sq8", lambda q, r: index.search(q, r)[1][0], Q, X, exact, 100)
+            _measure("flat sq8", index, Q, X, exact, 100)
         elif method == "pq":
             for m in (96, 192):
                 index = faiss.IndexPQFastScan(d, m, 4, faiss.METRIC_INNER_PRODUCT)
@@ -93,9 +93,7 @@ def main(index_dir: Path, methods: list[str]) -> None:
                 _add(index, X)
                 print(f"pq m={m} built in {time.time() - t0:.0f} s", flush=True)
                 for rerank in (500, 1000, 2000):
-                    _measure(
-                        f"pq-fastscan m={m} R={rerank}", lambda q, r: index.search(q, r)[1][0], Q, X, exact, rerank
-                    )
+                    _measure(f"pq-fastscan m={m} R={rerank}", index, Q, X, exact, rerank)
         else:
             raise SystemExit(f"unknown method {method!r}: hnsw, ivf, sq8 or pq")
 
