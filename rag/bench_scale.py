@@ -138,10 +138,12 @@ def build_scaled(settings: Settings, work: Path, target: int) -> Settings:
 
 
 # ---- measurements, each in a child process -------------------------------------------------
-def _hwm_mb() -> float:
+def _hwm_mb(field: str = "VmHWM") -> float:
+    """A memory figure of this process from /proc (VmHWM: peak RSS; RssAnon: its own memory now,
+    without the pages of memory-mapped index files, which the kernel can drop at will)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -182,6 +184,7 @@ def child_serve(index_dir: Path, n_questions: int) -> dict[str, Any]:
         out[f"{mode}_p95_ms"] = round(float(np.percentile(times, 95)), 1)
     # Serving's high-water mark, before the recall check below reads every vector (exact search).
     out["serve_peak_rss_mb"] = round(_hwm_mb())
+    out["serve_anon_mb"] = round(_hwm_mb("RssAnon"))
     store = rag.store
     recall = []
     for q in questions[1:]:
@@ -258,7 +261,8 @@ def write_report(rows: Sequence[dict[str, Any]], settings: Settings) -> None:
         ("hybrid_p50_ms", "hybrid p50 ms"),
         ("hybrid_p95_ms", "hybrid p95 ms"),
         ("recall_at_10", "recall@10"),
-        ("serve_peak_rss_mb", "serving peak MB"),
+        ("serve_peak_rss_mb", "serving peak RSS MB"),
+        ("serve_anon_mb", "of it not file-mapped MB"),
         ("cold_ask_s", "cold ask s"),
         ("cold_ask_peak_rss_mb", "cold ask MB"),
         ("disk_mb", "disk MB"),
