@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
+from ..crosslingual import arabic_skeleton, latin_names
 from ..types import Answer, Citation, Passage, TermStats
 from .span import short_answer
 
@@ -123,7 +124,35 @@ def _matches(word: frozenset[str], keys: set[str] | frozenset[str]) -> bool:
 @lru_cache(maxsize=50_000)
 def _word_keys(text: str) -> tuple[frozenset[str], ...]:
     # Cached: the same sentences of the top passages come back question after question.
-    return tuple(frozenset(keys) for keys in analyze_words(text))
+    # Each Arabic word also carries its consonant skeleton ("~krmln"), which only a name in
+    # Latin script in the question can match (rag/crosslingual.py); Arabic keys never do.
+    out = []
+    for keys, raw in zip(analyze_words(text), _raw_words(text), strict=False):
+        skel = arabic_skeleton(raw) if _ARABIC.search(raw) else ""
+        out.append(frozenset(keys) | ({"~" + skel} if len(skel) >= 2 else frozenset()))
+    return tuple(out)
+
+
+def _raw_words(text: str) -> list[str]:
+    """The words analyze_words keeps, as written (aligned with its output)."""
+    from ..arabic import kept_words
+
+    return kept_words(text)
+
+
+@lru_cache(maxsize=4096)
+def question_keys(question: str) -> tuple[frozenset[str], ...]:
+    """The question's words the answerer can find in Arabic text: its Arabic words and figures
+    (analysed like the articles), and its Latin-script names as skeletons; other Latin words
+    (English "killed", "spokesman") cannot be found in Arabic text and are left out."""
+    words = zip(analyze_words(question), _raw_words(question), strict=True)
+    keys = [frozenset(k) for k, raw in words if not _LATIN.search(raw)]
+    keys += [frozenset({"~" + n}) for n in latin_names(question)]
+    return tuple(dict.fromkeys(keys))
+
+
+_ARABIC = re.compile("[\u0621-\u064a]")
+_LATIN = re.compile("[A-Za-z]")
 
 
 def _dense(p: Passage) -> float:
@@ -140,7 +169,7 @@ def score_units(
     question: str, passages: Sequence[Passage], stats: TermStats, scale: DenseScale = DenseScale()
 ) -> tuple[list[Unit], Evidence]:
     """Score every candidate unit of the passages; return them best first with the evidence features."""
-    q_words = list(dict.fromkeys(_word_keys(question)))
+    q_words = list(question_keys(question))
     idf = [max(stats.idf(k) for k in w) for w in q_words]
     total = sum(idf) or 1.0
     kind = answer_type(question)

@@ -335,9 +335,9 @@ def features(
 
 def sentence_tokens(question: str, sentence: str, weights: Sequence[float] | None = None) -> list[Token]:
     """The sentence's words, marked with the question words they match and those words' weights."""
-    from .extractive import _numbers, _word_keys
+    from .extractive import _numbers, question_keys
 
-    q_words = list(dict.fromkeys(_word_keys(question)))
+    q_words = list(question_keys(question))
     w = tuple(weights) if weights is not None else (1.0,) * len(q_words)
     top = max(w, default=0.0) or 1.0
     return _tokens(sentence, q_words, [x / top for x in w], _numbers(question))
