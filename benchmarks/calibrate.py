@@ -6,6 +6,8 @@
 
 Refusal calibration set (no hand-labelled unanswerable questions exist beyond the two of
 the seed set, so we make them from the data we have):
+- English: the English seed translation (data/gold/seed_qa_en.jsonl) on the articles
+  (answerable, and its two unanswerable), and asked of ARCD (off-topic);
 - answerable: every ARCD question against the ARCD index, every answerable seed question
   against the news articles;
 - unanswerable, off-topic: ARCD questions asked of the news articles, seed questions asked
@@ -38,6 +40,7 @@ from rag.gold import load_gold  # noqa: E402
 from rag.pipeline import RAG  # noqa: E402
 
 SEED = ROOT.parent / "shared" / "gold" / "seed_qa.jsonl"
+SEED_EN = ROOT / "data" / "gold" / "seed_qa_en.jsonl"
 ARCD = ROOT.parent / "shared" / "gold" / "arcd-train.json"
 MAX_ANSWERABLE_REFUSED = 0.03
 
@@ -59,6 +62,9 @@ def retrieved(settings: Settings) -> dict[str, Any]:
     out["arcd_on_wiki"] = [(q, wiki.search(q.question, 30)[0]) for q in arcd.questions]
     out["arcd_on_news"] = [(q, news.search(q.question, k)[0]) for q in arcd.questions]
     out["seed_on_wiki"] = [(q, wiki.search(q.question, k)[0]) for q in seed.questions]
+    seed_en = load_gold(SEED_EN)
+    out["en_on_news"] = [(q, news.search(q.question, k)[0]) for q in seed_en.questions]
+    out["en_on_wiki"] = [(q, wiki.search(q.question, k)[0]) for q in seed_en.questions]
     return out
 
 
@@ -100,15 +106,15 @@ def sweep_answerer(data: dict[str, Any]) -> None:
         setattr(A, k, v)
 
 
-def features(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Refusal scores for every calibration question, labels (1 = answerable) and group names."""
+def evidence(data: dict[str, Any]) -> tuple[list[Any], np.ndarray, list[str]]:
+    """Refusal evidence for every calibration question, labels (1 = answerable) and group names."""
     news, wiki = data["news"], data["wiki"]
     k = news.settings.top_k
-    scores, labels, groups = [], [], []
+    evs, labels, groups = [], [], []
 
     def add(question: str, passages: list[Any], rag: RAG, label: int, group: str) -> None:
         _, ev = A.score_units(question, passages[:k], rag.term_stats, rag.dense_scale)
-        scores.append(A.refusal_score(ev))
+        evs.append(ev)
         labels.append(label)
         groups.append(group)
 
@@ -124,24 +130,34 @@ def features(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         add(q.question, ps, news, 0, "arcd asked of news")
     for q, ps in data["seed_on_wiki"]:
         add(q.question, ps, wiki, 0, "seed asked of arcd")
-    return np.array(scores), np.array(labels), groups
+    for q, ps in data["en_on_news"]:
+        add(q.question, ps, news, int(q.answerable), "English seed" if q.answerable else "English unanswerable")
+    for q, ps in data["en_on_wiki"]:
+        add(q.question, ps, wiki, 0, "English seed asked of arcd")
+    return evs, np.array(labels), groups
 
 
 def calibrate_refusal(data: dict[str, Any]) -> float:
-    """Print refusal rates per group for candidate thresholds; return the chosen one."""
-    scores, labels, groups = features(data)
-    pos = np.sort(scores[labels == 1])
-    chosen = float(pos[int(np.floor(MAX_ANSWERABLE_REFUSED * len(pos)))])
+    """Refusal rates per group for dense weights and candidate thresholds; return the chosen threshold."""
+    evs, labels, groups = evidence(data)
     names = list(dict.fromkeys(groups))
-    print("| threshold | " + " | ".join(f"{g} refused" for g in names) + " |")
-    print("|---|" + "---|" * len(names))
-    for t in sorted({round(chosen, 3), *np.round(np.percentile(pos, [1, 2, 5, 10, 15]), 3)}):
-        cells = []
-        for g in names:
-            sel = np.array([x == g for x in groups])
-            cells.append(f"{np.mean(scores[sel] < t):.3f}")
-        mark = " (chosen)" if t == round(chosen, 3) else ""
-        print(f"| {t:.3f}{mark} | " + " | ".join(cells) + " |")
+    print("| dense weight | threshold | " + " | ".join(f"{g} refused" for g in names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    saved = A.W_REFUSAL_DENSE
+    chosen = 0.0
+    for wd in (1.0, 1.5, 2.0, 2.75, 4.0):
+        A.W_REFUSAL_DENSE = wd
+        scores = np.array([A.refusal_score(ev) for ev in evs])
+        pos = np.sort(scores[labels == 1])
+        at3 = float(pos[int(np.floor(MAX_ANSWERABLE_REFUSED * len(pos)))])
+        shown = [at3] if wd != saved else sorted({round(at3, 3), *np.round(np.percentile(pos, [1, 2, 5, 10]), 3)})
+        for t in shown:
+            cells = [f"{np.mean(scores[np.array([x == g for x in groups])] < t):.3f}" for g in names]
+            mark = " (chosen)" if wd == saved and round(t, 3) == round(at3, 3) else ""
+            print(f"| {wd} | {t:.3f}{mark} | " + " | ".join(cells) + " |")
+        if wd == saved:
+            chosen = at3
+    A.W_REFUSAL_DENSE = saved
     return chosen
 
 
