@@ -191,28 +191,34 @@ FEATURES = (
     "end_next_q",  # ends right before a question word
     "far",  # no question word near it on either side
     "clause_q",  # the question words in its own clause, outside it (weights summed)
+    "clause_end_short",  # ends its clause, when a short answer is expected
+    "q_inside_short",  # q_inside, when a short answer is expected
+    "figure_for_number",  # holds a figure (not a number word), when a number is expected
 )
 # Set by `python benchmarks/calibrate.py span` (a listwise softmax over each sentence's candidate
 # spans, fitted on ARCD train's gold sentences; benchmarks/README.md has the cross-validated F1).
 WEIGHTS: dict[str, float] = {
-    "before": 0.051,
-    "after": 0.071,
-    "q_inside": -0.783,
-    "log_len": 0.899,
-    "over": -0.146,
-    "clause_start": -0.009,
-    "clause_end": 0.99,
-    "kind": 1.921,
-    "kind_start": -0.009,
-    "next_to_q": -0.039,
-    "position": 0.056,
-    "cluster": 0.213,
-    "len_short_kind": -0.676,
-    "kind_near": 0.699,
-    "digit": 0.081,
-    "end_next_q": -0.444,
-    "far": -0.085,
-    "clause_q": 0.114,
+    "before": 0.048,
+    "after": 0.05,
+    "q_inside": -1.048,
+    "log_len": 0.853,
+    "over": -0.145,
+    "clause_start": -0.014,
+    "clause_end": 1.121,
+    "kind": 1.878,
+    "kind_start": 0.013,
+    "next_to_q": -0.06,
+    "position": 0.049,
+    "cluster": 0.21,
+    "len_short_kind": -0.571,
+    "kind_near": 0.668,
+    "digit": -0.05,
+    "end_next_q": -0.458,
+    "far": -0.095,
+    "clause_q": 0.123,
+    "clause_end_short": -0.317,
+    "q_inside_short": 0.599,
+    "figure_for_number": 0.84,
 }
 
 
@@ -311,6 +317,7 @@ def features(
     n_q = sum(tokens[i].question for i in range(a, b + 1))
     has_kind = any(i in kinds for i in range(a, b + 1))
     before, after = _near(tokens, q_idx, a, b, -1), _near(tokens, q_idx, a, b, +1)
+    short = float(kind in _SHORT_KINDS)
     return (
         before,
         after,
@@ -330,6 +337,9 @@ def features(
         float(b + 1 < len(tokens) and tokens[b + 1].question),
         float(before == 0 and after == 0),
         _clause_weight(tokens, q_idx, a, b),
+        float(tokens[b].break_after or b == len(tokens) - 1) * short,
+        n_q / (b - a + 1) * short,
+        float(kind == "number" and any(_DIGITS.search(tokens[i].core) for i in range(a, b + 1))),
     )
 
 
@@ -368,4 +378,41 @@ def _short_answer(question: str, sentence: str, weights: tuple[float, ...] | Non
             best = (score, a, b)
     if best is None:
         return None
-    return tokens[best[1]].start, tokens[best[2]].end
+    a, b = _tighten(kind, tokens, best[1], best[2], kinds) if TIGHTEN else (best[1], best[2])
+    return tokens[a].start, tokens[b].end
+
+
+TIGHTEN = True
+# At most this many content words for a name or a place.
+_NAME_WORDS = 3
+
+
+def _tighten(kind: str, tokens: list[Token], a: int, b: int, kinds: set[int]) -> tuple[int, int]:
+    """Cut a span that runs on past a short answer down to it: the number with its unit, the date
+    expression, the first words of a name or place (the scorer, fitted on encyclopaedia answers that
+    often run to the end of the clause, leaves "12 مارس 2019 بحضور رئيس الوزراء")."""
+    inside = [i for i in range(a, b + 1) if i in kinds]
+    if kind in ("number", "date") and inside:
+        s = e = inside[0]
+        while e + 1 <= b and not tokens[e].break_after and (e + 1 in kinds or tokens[e + 1].core in _ERA):
+            e += 1
+        if kind == "number" and e + 1 <= b and not tokens[e].break_after and tokens[e + 1].content:
+            e += 1  # the unit or the counted noun: "250 ألف نسمة", "6 جنود"
+        while s - 1 >= a and (
+            tokens[s - 1].core in _QUALIFIER
+            or tokens[s - 1].core in _DATE_NOUNS
+            or (kind == "date" and re.fullmatch(r"\d{1,2}", tokens[s - 1].core))  # the day before the month
+        ):
+            s -= 1
+        return s, e
+    if kind in ("person", "place"):
+        seen, e = 0, a
+        for i in range(a, b + 1):
+            if not tokens[i].content:
+                break  # a function word ends the name ("أحمد السالم إن …")
+            seen += 1
+            e = i
+            if seen == _NAME_WORDS or tokens[i].break_after:
+                break
+        return a, e
+    return a, b
