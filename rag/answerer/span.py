@@ -303,7 +303,9 @@ def candidates(tokens: list[Token], kind: str) -> list[tuple[int, int]]:
         for e in ends:
             while e > s and not tokens[e].content:
                 e -= 1
-            spans.add((s, e))
+            # Words the question already has are never the whole answer.
+            if any(tokens[i].content and not tokens[i].question for i in range(s, e + 1)):
+                spans.add((s, e))
     return sorted(spans)
 
 
@@ -398,10 +400,14 @@ def _tighten(kind: str, tokens: list[Token], a: int, b: int, kinds: set[int]) ->
             e += 1
         if kind == "number" and e + 1 <= b and not tokens[e].break_after and tokens[e + 1].content:
             e += 1  # the unit or the counted noun: "250 ألف نسمة", "6 جنود"
-        while s - 1 >= a and (
-            tokens[s - 1].core in _QUALIFIER
-            or tokens[s - 1].core in _DATE_NOUNS
-            or (kind == "date" and re.fullmatch(r"\d{1,2}", tokens[s - 1].core))  # the day before the month
+        while (
+            s - 1 >= 0
+            and not tokens[s - 1].question
+            and (
+                tokens[s - 1].core in _QUALIFIER
+                or tokens[s - 1].core in _DATE_NOUNS
+                or (kind == "date" and re.fullmatch(r"\d{1,2}", tokens[s - 1].core))  # the day before the month
+            )
         ):
             s -= 1
         return s, e
