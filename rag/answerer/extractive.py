@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -128,13 +128,23 @@ def _matches(word: frozenset[str], keys: set[str] | frozenset[str]) -> bool:
 @lru_cache(maxsize=50_000)
 def _word_keys(text: str) -> tuple[frozenset[str], ...]:
     # Cached: the same sentences of the top passages come back question after question.
-    # Each Arabic word also carries its consonant skeleton ("~krmln"), which only a name in
-    # Latin script in the question can match (rag/crosslingual.py); Arabic keys never do.
+    return tuple(frozenset(keys) for keys in analyze_words(text))
+
+
+@lru_cache(maxsize=50_000)
+def _name_keys(text: str) -> tuple[frozenset[str], ...]:
+    """_word_keys plus each Arabic word's consonant skeleton ("~krmln"), which only a Latin-script
+    name in the question can match (rag/crosslingual.py); used only for such questions."""
     out = []
-    for keys, raw in zip(analyze_words(text), _raw_words(text), strict=False):
+    for keys, raw in zip(_word_keys(text), _raw_words(text), strict=False):
         skel = arabic_skeleton(raw) if _ARABIC.search(raw) else ""
-        out.append(frozenset(keys) | ({"~" + skel} if len(skel) >= 2 else frozenset()))
+        out.append(keys | ({"~" + skel} if len(skel) >= 2 else frozenset()))
     return tuple(out)
+
+
+def keys_for(question_words: Sequence[frozenset[str]]) -> Callable[[str], tuple[frozenset[str], ...]]:
+    """How to read a text for these question words: with skeletons only if a name needs them."""
+    return _name_keys if any(k.startswith("~") for w in question_words for k in w) else _word_keys
 
 
 def _raw_words(text: str) -> list[str]:
@@ -174,6 +184,7 @@ def score_units(
 ) -> tuple[list[Unit], Evidence]:
     """Score every candidate unit of the passages; return them best first with the evidence features."""
     q_words = list(question_keys(question))
+    read = keys_for(q_words)
     idf = [max(stats.idf(k) for k in w) for w in q_words]
     total = sum(idf) or 1.0
     kind = answer_type(question)
@@ -186,7 +197,7 @@ def score_units(
         text = p.chunk.text
         for start, end in candidate_units(p):
             utext = text[start - p.chunk.start : end - p.chunk.start]
-            words = _word_keys(utext)
+            words = read(utext)
             keys: set[str] = set().union(*words) if words else set()
             cands.append((p, start, end, utext, [_matches(qw, keys) for qw in q_words]))
     if not cands:

@@ -132,8 +132,9 @@ class Token:
 def _tokens(
     sentence: str, q_words: Sequence[frozenset[str]], weights: Sequence[float], q_numbers: set[str]
 ) -> list[Token]:
-    from .extractive import _matches, _word_keys
+    from .extractive import _matches, keys_for
 
+    read = keys_for(q_words)
     out = []
     for m in _TOKEN.finditer(sentence):
         raw = m.group(0)
@@ -144,7 +145,7 @@ def _tokens(
             continue  # punctuation alone ("-", "،")
         core_raw = raw[lead : len(raw) - trail]
         core = normalize_arabic(core_raw)
-        keys = _word_keys(core_raw)
+        keys = read(core_raw)
         found = set().union(*keys) if keys else set()
         hits = [w for qw, w in zip(q_words, weights, strict=True) if found and _matches(qw, found)]
         weight = max(hits, default=0.0)
@@ -253,18 +254,31 @@ def _kind_tokens(kind: str, tokens: list[Token]) -> set[int]:
     return out
 
 
-def _near(tokens: list[Token], q_idx: Sequence[int], a: int, b: int, side: int) -> float:
+def prefix_counts(tokens: Sequence[Token]) -> tuple[list[int], list[int], list[int]]:
+    """Running counts over the tokens (for O(1) span sums): words that separate, breaks, digits."""
+    gap, brk, dig = [0], [0], [0]
+    for t in tokens:
+        gap.append(gap[-1] + (t.content and t.core not in _COPULA))
+        brk.append(brk[-1] + t.break_after)
+        dig.append(dig[-1] + bool(_DIGITS.search(t.core)))
+    return gap, brk, dig
+
+
+def _near(tokens: list[Token], q_idx: Sequence[int], a: int, b: int, side: int, pre: tuple[list[int], ...]) -> float:
     """Strongest question word on one side of [a, b] (-1 before, +1 after), by the words between."""
+    gaps, breaks, _ = pre
     best = 0.0
     for j in q_idx:
-        if (side < 0 and j >= a) or (side > 0 and j <= b):
-            continue
-        lo, hi = (j + 1, a) if side < 0 else (b + 1, j)
-        gap = sum(tokens[i].content and tokens[i].core not in _COPULA for i in range(lo, hi))
+        if side < 0:
+            if j >= a:
+                continue
+            gap, broken = gaps[a] - gaps[j + 1], breaks[a] - breaks[j] > 0
+        else:
+            if j <= b:
+                continue
+            gap, broken = gaps[j] - gaps[b + 1], breaks[j] - breaks[b] > 0
         if gap > 6:
             continue
-        between = range(j, a) if side < 0 else range(b, j)
-        broken = any(tokens[i].break_after for i in between)
         best = max(best, tokens[j].weight / (1 + 0.5 * gap) * (0.5 if broken else 1.0))
     return best
 
@@ -310,16 +324,25 @@ def candidates(tokens: list[Token], kind: str) -> list[tuple[int, int]]:
 
 
 def features(
-    tokens: list[Token], kind: str, a: int, b: int, kinds: set[int], q_idx: Sequence[int]
+    tokens: list[Token],
+    kind: str,
+    a: int,
+    b: int,
+    kinds: set[int],
+    q_idx: Sequence[int],
+    pre: tuple[list[int], ...] | None = None,
 ) -> tuple[float, ...]:
-    """The FEATURES of span [a, b] (token indices, inclusive)."""
+    """The FEATURES of span [a, b] (token indices, inclusive); ``pre``: prefix_counts(tokens)."""
     import math
 
+    pre = pre or prefix_counts(tokens)
     n_content = sum(tokens[i].content for i in range(a, b + 1))
     n_q = sum(tokens[i].question for i in range(a, b + 1))
     has_kind = any(i in kinds for i in range(a, b + 1))
-    before, after = _near(tokens, q_idx, a, b, -1), _near(tokens, q_idx, a, b, +1)
+    before, after = _near(tokens, q_idx, a, b, -1, pre), _near(tokens, q_idx, a, b, +1, pre)
     short = float(kind in _SHORT_KINDS)
+    dig = pre[2]
+    digits = dig[b + 1] - dig[a]
     return (
         before,
         after,
@@ -335,13 +358,13 @@ def features(
         sum(tokens[j].weight for j in q_idx if a - 5 <= j < a),
         math.log1p(n_content) * (kind in _SHORT_KINDS),
         float(has_kind) * max(before, after),
-        float(any(_DIGITS.search(tokens[i].core) for i in range(a, b + 1))),
+        float(digits > 0),
         float(b + 1 < len(tokens) and tokens[b + 1].question),
         float(before == 0 and after == 0),
         _clause_weight(tokens, q_idx, a, b),
         float(tokens[b].break_after or b == len(tokens) - 1) * short,
         n_q / (b - a + 1) * short,
-        float(kind == "number" and any(_DIGITS.search(tokens[i].core) for i in range(a, b + 1))),
+        float(kind == "number" and digits > 0),
     )
 
 
@@ -374,8 +397,9 @@ def _short_answer(question: str, sentence: str, weights: tuple[float, ...] | Non
     q_idx = [i for i, t in enumerate(tokens) if t.question]
     w = [WEIGHTS[f] for f in FEATURES]
     best: tuple[float, int, int] | None = None
+    pre = prefix_counts(tokens)
     for a, b in candidates(tokens, kind):
-        score = sum(x * y for x, y in zip(w, features(tokens, kind, a, b, kinds, q_idx), strict=True))
+        score = sum(x * y for x, y in zip(w, features(tokens, kind, a, b, kinds, q_idx, pre), strict=True))
         if best is None or score > best[0]:
             best = (score, a, b)
     if best is None:
