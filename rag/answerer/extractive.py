@@ -154,15 +154,24 @@ def _raw_words(text: str) -> list[str]:
     return kept_words(text)
 
 
+def question_keys(question: str, stats: TermStats | None = None) -> tuple[frozenset[str], ...]:
+    """The question's words the answerer looks for: its Arabic words and figures (analysed like
+    the articles), its Latin-script names as skeletons, and its other Latin-script words only if
+    the articles hold them (with ``stats``): an English question over Arabic articles has words
+    ("killed", "spokesman") that no Arabic sentence can hold, over English articles it does not."""
+    arabic, latin, names = _question_parts(question)
+    if stats is not None:
+        latin = tuple(w for w in latin if any(stats.df.get(k, 0) for k in w))
+    return tuple(dict.fromkeys(arabic + latin + names))
+
+
 @lru_cache(maxsize=4096)
-def question_keys(question: str) -> tuple[frozenset[str], ...]:
-    """The question's words the answerer can find in Arabic text: its Arabic words and figures
-    (analysed like the articles), and its Latin-script names as skeletons; other Latin words
-    (English "killed", "spokesman") cannot be found in Arabic text and are left out."""
-    words = zip(analyze_words(question), _raw_words(question), strict=True)
-    keys = [frozenset(k) for k, raw in words if not _LATIN.search(raw)]
-    keys += [frozenset({"~" + n}) for n in latin_names(question)]
-    return tuple(dict.fromkeys(keys))
+def _question_parts(question: str) -> tuple[tuple[frozenset[str], ...], ...]:
+    words = list(zip(analyze_words(question), _raw_words(question), strict=True))
+    arabic = tuple(frozenset(k) for k, raw in words if not _LATIN.search(raw))
+    latin = tuple(frozenset(k) for k, raw in words if _LATIN.search(raw))
+    names = tuple(frozenset({"~" + n}) for n in latin_names(question))
+    return arabic, latin, names
 
 
 _ARABIC = re.compile("[\u0621-\u064a]")
@@ -183,7 +192,7 @@ def score_units(
     question: str, passages: Sequence[Passage], stats: TermStats, scale: DenseScale = DenseScale()
 ) -> tuple[list[Unit], Evidence]:
     """Score every candidate unit of the passages; return them best first with the evidence features."""
-    q_words = list(question_keys(question))
+    q_words = list(question_keys(question, stats))
     read = keys_for(q_words)
     idf = [max(stats.idf(k) for k in w) for w in q_words]
     total = sum(idf) or 1.0
