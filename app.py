@@ -254,6 +254,9 @@ def answer_markdown(a: Answer) -> str:
         text = f'<span class="refusal">🚫 <em>{html.escape(a.text)}</em></span>'
     else:
         text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#src-{m.group(1)})", html.escape(a.text, quote=False))
+        if a.short_answer:
+            # The answer itself first, then the quoted sentence it comes from.
+            text = f"**{html.escape(a.short_answer, quote=False)}**\n\n> {text}"
         if a.unsupported:
             text += "\n\n⚠️ _بعض جمل الإجابة لا تسندها المصادر المذكورة_"
     if a.partial:

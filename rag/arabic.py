@@ -170,19 +170,28 @@ _CONJ_ARTICLE = re.compile("^[وف](?=(?:ال|بال|كال|لل)...)")
 _CONJ = re.compile("^[وف](?=....)")
 
 
+def kept_words(text: str) -> list[str]:
+    """The content words of ``text`` as written (lower case, no diacritics): what analyze_words analyses."""
+    stop = stopwords()
+    out = []
+    for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
+        key = normalize_arabic(raw)
+        if stop_key(raw) in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
+            continue
+        out.append(raw)
+    return out
+
+
 def analyze_words(text: str) -> list[tuple[str, ...]]:
     """Per content word, in order: its keyword term, plus the term without a leading و/ف when ambiguous."""
-    stop = stopwords()
     snowball = _stemmer().stemWord
 
     def stem(word: str) -> str:
         return snowball(word).replace("ءا", "ا")
 
     out: list[tuple[str, ...]] = []
-    for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
+    for raw in kept_words(text):
         key = normalize_arabic(raw)
-        if stop_key(raw) in stop or key == "_" or (len(key) < 2 and not key.isdigit()):
-            continue
         if key[0].isdigit():
             out.append((key,))
             continue

@@ -92,11 +92,14 @@ class QuestionResult:
     grounded: bool = True  # every sentence cites a source that supports it
     invalid_citations: int = 0  # [n] markers that pointed at no source (removed)
     fell_back: bool = False  # the model failed and the extractive answer was given
+    short_answer: str = ""  # the words that answer, inside the quote (EM/F1 score these)
 
 
 def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage], latency_ms: float) -> QuestionResult:
     """Compute the metrics of one answered question."""
-    prediction = strip_citations(result.text) if result.answered else ""
+    quote = strip_citations(result.text) if result.answered else ""
+    # EM/F1 score the answer itself (the short answer when there is one), `contains` the quote.
+    prediction = (result.short_answer or quote) if result.answered else ""
     # A passage whose exact text also stands in a gold article (shown once) counts as that article's.
     gold_rank = next((p.rank for p in passages[:10] if {p.chunk.doc_id, *p.also_in} & set(q.sources)), None)
     norm_golds = [normalize_answer(a) for a in q.answers if normalize_answer(a)]
@@ -118,7 +121,7 @@ def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage],
         answer_in_passage5=in_passage,
         em=best_over(q.answers, exact_match, prediction) if q.answerable else 0.0,
         f1=best_over(q.answers, f1_score, prediction) if q.answerable else 0.0,
-        contains=best_over(q.answers, contains, prediction) if q.answerable else 0.0,
+        contains=best_over(q.answers, contains, quote) if q.answerable else 0.0,
         citations_supported=supported,
         latency_ms=latency_ms,
         retrieved=tuple((p.chunk.doc_id, round(p.score, 4), p.chunk.text) for p in passages[:5]),
@@ -126,6 +129,7 @@ def score_question(q: GoldQuestion, result: Answer, passages: Sequence[Passage],
         grounded=result.grounded,
         invalid_citations=len(result.removed_citations),
         fell_back=any("was unavailable" in n for n in result.notes),
+        short_answer=result.short_answer if result.answered else "",
     )
 
 
@@ -419,7 +423,7 @@ def write_report(
             "",
             f"- why: {why}; gold source rank: {r.gold_rank or '>10'}",
             f"- gold: {' | '.join(r.answers) or '(not in the articles)'} — sources: {', '.join(r.sources) or '-'}",
-            f"- answer: {r.answer}",
+            f"- answer: {r.short_answer + ' — ' if r.short_answer else ''}{r.answer}",
             "- retrieved:",
         ]
         for doc_id, score, text in r.retrieved:

@@ -57,9 +57,15 @@ def quote_context(c: Citation, max_chars: int = 600) -> str:
     return ("…" if start else "") + para[start:end].strip() + ("…" if end < len(para) else "")
 
 
+SHORT_LABEL = "الإجابة:"
+
+
 def to_text(a: Answer) -> str:
     """The answer, then one block per source: header line and the paragraph the quote comes from."""
     lines = [a.text]
+    if a.answered and a.short_answer:
+        # The answer first, then the sentence it was found in.
+        lines = [f"{SHORT_LABEL} {a.short_answer}", "", a.text]
     if a.answered and a.unsupported:
         lines.append("(تنبيه: بعض جمل الإجابة لا تسندها المصادر المذكورة)")
     if a.citations:
@@ -78,6 +84,8 @@ def to_dict(a: Answer) -> dict[str, Any]:
     return {
         "question": a.question,
         "answer": a.text,
+        "short_answer": a.short_answer,
+        "short_span": [a.short_start, a.short_end] if a.short_answer else None,
         "answered": a.answered,
         "citations": [asdict(c) for c in a.citations],
         "passages": [

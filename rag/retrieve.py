@@ -74,8 +74,12 @@ def hybrid_candidates(
     weight: float = W_DENSE_FUSION,
 ) -> list[Candidate]:
     """Union of the dense and BM25 pools, fused by min-max score combination or by reciprocal rank."""
+    from .crosslingual import fusion_weight, name_scores
     from .index.keywords import analyze_for_bm25
 
+    # A question partly or wholly in another script: BM25 reads only its Arabic words, so the
+    # dense (cross-lingual) side weighs more, and names stand in for keywords (rag/crosslingual.py).
+    weight = fusion_weight(question, weight)
     dense = store.search(query_vec, k)
     bm25_all, matched = keywords.scores(analyze_for_bm25(question))
     kw_top = [p for p, _ in keywords.top(bm25_all, matched, k)]
@@ -84,6 +88,8 @@ def hybrid_candidates(
         return []
     cos = _cosines(store, query_vec, positions)
     bm = bm25_all[positions].astype(np.float64)
+    if not bm.any():
+        bm = np.asarray(name_scores(question, [store.chunks[p].text for p in positions]), dtype=np.float64)
     if fusion not in ("score", "rrf"):
         raise ConfigError(f"fusion must be 'score' or 'rrf', not {fusion!r}")
     if fusion == "rrf":

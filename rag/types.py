@@ -83,6 +83,11 @@ class Answer:
     unsupported: tuple[str, ...] = ()  # answer sentences without a valid citation or its support
     standalone_question: str = ""  # a follow-up question, rewritten to stand alone for retrieval
     partial: bool = False  # a streamed answer still being written (citations come with the last one)
+    # The words that answer (a number with its unit, a date, a name, a place, a reason clause),
+    # a span of the first citation's quote; its character span is in that citation's cleaned article.
+    short_answer: str = ""
+    short_start: int | None = None
+    short_end: int | None = None
 
     @property
     def grounded(self) -> bool:

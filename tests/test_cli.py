@@ -62,7 +62,10 @@ def test_first_ask_builds_the_index(
     assert not index_dir.exists()
     assert main(["ask", QUESTION]) == 0
     out = capsys.readouterr().out
-    assert "جيراسيموف" in out.splitlines()[0]
+    lines = out.splitlines()
+    # The short answer first, then the quoted sentence that holds the gold answer.
+    assert lines[0].startswith("الإجابة: ") and lines[1] == ""
+    assert "جيراسيموف" in lines[2] and "[1]" in lines[2]
     assert "المصادر:" in out and "[1] " in out
     assert (index_dir / "CURRENT").is_file()
 

@@ -395,6 +395,25 @@ def test_score_question_takes_the_best_gold_answer() -> None:
     assert r.f1 == pytest.approx(2 * (1 / 5) * 1 / (1 / 5 + 1))  # 1 of 5 tokens, the whole short answer
 
 
+def test_em_and_f1_score_the_short_answer_and_contains_the_quote() -> None:
+    sentence = "قال رئيس الأركان الروسي فاليري جيراسيموف إن المحادثات بناءة."
+    passages = [_passage("gold.txt", sentence, 1)]
+    answer = Answer(
+        GOLD_Q.question,
+        f"{sentence} [1]",
+        (_citation(1, passages[0]),),
+        short_answer="فاليري جيراسيموف",
+        short_start=24,
+        short_end=40,
+    )
+    r = score_question(GOLD_Q, answer, passages, 1.0)
+    assert (r.em, r.f1, r.contains) == (1.0, 1.0, 1.0)
+    assert r.short_answer == "فاليري جيراسيموف"
+    wrong_short = replace(answer, short_answer="المحادثات بناءة")
+    r = score_question(GOLD_Q, wrong_short, passages, 1.0)
+    assert (r.em, r.f1, r.contains) == (0.0, 0.0, 1.0)  # the quote still holds the answer
+
+
 def test_refused_answer_scores_zero_and_wrong_source_citation_is_unsupported() -> None:
     passages = [_passage("other.txt", "خبر لا علاقة له بالسؤال.", 1)]
     refused = Answer(

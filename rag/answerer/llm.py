@@ -150,7 +150,8 @@ def generate(
     answer with a note when the model fails or overruns ``timeout_s``)."""
     sources, n_used = format_sources(passages, budget_tokens, tokenizer)
     shown = passages[:n_used]
-    base = replace(extractive, mode="llm", model=model_name)
+    # The model writes its own answer: the extractive short answer does not belong to it.
+    base = replace(extractive, mode="llm", model=model_name, **_NO_SHORT)
     deadline = time.monotonic() + timeout_s
     text = ""
     try:
@@ -163,6 +164,9 @@ def generate(
         yield replace(extractive, model=model_name, notes=(*extractive.notes, unavailable_note(exc, model_name)))
         return
     yield finish(text, question, shown, extractive, article_texts, model_name)
+
+
+_NO_SHORT: dict[str, Any] = {"short_answer": "", "short_start": None, "short_end": None}
 
 
 def finish(
@@ -188,6 +192,7 @@ def finish(
             mode="llm",
             model=model_name,
             notes=(*extractive.notes, "the language model found no answer in the sources"),
+            **_NO_SHORT,
         )
     notes = list(extractive.notes)
     if checked.removed:
@@ -209,4 +214,5 @@ def finish(
         removed_citations=checked.removed,
         unsupported=checked.unsupported,
         partial=False,
+        **_NO_SHORT,
     )
