@@ -251,7 +251,8 @@ class PgSnapshot:
                 # A writer committed since this snapshot opened: these frequencies are the newer
                 # version's; leave the cache to this one, and let the pipeline reopen next question.
                 self._stale = True
-        return [Candidate(h.pk, h.score, h.dense, h.keyword) for h in rows.hits]
+        # Every search mode returns the cosine (dense is never None here).
+        return [Candidate(h.pk, h.score, h.dense or 0.0, h.keyword) for h in rows.hits]
 
     @property
     def term_stats(self) -> TermStats:
