@@ -302,6 +302,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/pg-scale"), help="server, cached vectors (kept)")
     ap.add_argument("--questions", type=int, default=100, help="questions measured (default 100)")
     ap.add_argument("--keep", action="store_true", help="keep the schema (else dropped after measuring)")
+    ap.add_argument(
+        "--build-json", type=Path, help="measure the schema kept by an earlier run; its build figures from this file"
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     os.chmod(args.work, 0o755)  # as root the server runs as nobody and must enter it
@@ -326,8 +329,11 @@ def main() -> None:
                 schema=f"scale_{n}",
                 pool_size=CLIENTS,
             )
-            print(f"pg_scale {n:,}: loading…", file=sys.stderr, flush=True)
-            row: dict[str, Any] = {"target": n, **bulk_load(store, settings, args.work, n)}
+            if args.build_json:  # an earlier run's build, measured again
+                row: dict[str, Any] = {"target": n, **json.loads(args.build_json.read_text())}
+            else:
+                print(f"pg_scale {n:,}: loading…", file=sys.stderr, flush=True)
+                row = {"target": n, **bulk_load(store, settings, args.work, n)}
             print(f"pg_scale {n:,}: built {row}", file=sys.stderr, flush=True)
             store.verify()
             row.update(measure(store, questions, qvecs))
