@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import ConfigError, IndexMismatchError, StoreError
+from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, StoreError
 from rag.index.keywords import analyze_for_bm25
 from rag.types import Chunk, Document
 
@@ -193,6 +193,64 @@ def test_schema_is_created_versioned_and_refuses_another_model(
             conn.execute("UPDATE rag_meta SET value = '99' WHERE key = 'schema_version'")
         with pytest.raises(StoreError, match=r"schema version 99.*upgrade rag"):
             store.ensure_schema()
+
+
+def test_a_version_1_index_is_refused_to_readers_and_upgraded_by_a_writer(
+    pg_server: tuple[str, object | None], pg_schema: str
+) -> None:
+    """Version 1 counted document frequencies per query; version 2 keeps them in term_df."""
+    corpus = Corpus()
+    with store_for(pg_server[0], pg_schema) as store:
+        store.ensure_schema()
+        docs, chunks = make_batch("v", 8, seed=11)
+        store.upsert_documents(docs, chunks, vectors(chunks))
+        corpus.upsert(docs, chunks, vectors(chunks))
+        with store.pool.connection() as conn:  # what a version-1 index looks like
+            conn.execute("DROP TABLE term_df")
+            conn.execute("UPDATE rag_meta SET value = '1' WHERE key = 'schema_version'")
+    with store_for(pg_server[0], pg_schema) as reader, pytest.raises(StoreError, match=r"version 1.*rag index"):
+        reader.stats()
+    with store_for(pg_server[0], pg_schema) as writer:
+        assert writer.ensure_schema()["schema_version"] == str(SCHEMA_VERSION)
+        df_of(writer, corpus)
+
+
+def test_repair_finds_a_wrong_document_frequency(pg_server: tuple[str, object | None], pg_schema: str) -> None:
+    with store_for(pg_server[0], pg_schema) as store:
+        store.ensure_schema()
+        docs, chunks = make_batch("d", 6, seed=12)
+        store.upsert_documents(docs, chunks, vectors(chunks))
+        store.verify()
+        with store.pool.connection() as conn:
+            conn.execute("UPDATE term_df SET df = df + 1 WHERE term = (SELECT min(term) FROM term_df)")
+        with pytest.raises(IndexCorruptError, match="wrong document frequencies 1"):
+            store.verify()
+
+
+def test_one_question_reads_hits_rows_and_frequencies_in_one_statement(
+    pg_server: tuple[str, object | None], pg_schema: str
+) -> None:
+    corpus = Corpus()
+    with store_for(pg_server[0], pg_schema) as store:
+        store.ensure_schema()
+        docs, chunks = make_batch("q", 20, seed=13)
+        store.upsert_documents(docs, chunks, vectors(chunks))
+        corpus.upsert(docs, chunks, vectors(chunks))
+        q = "أسعار النفط والذهب"
+        terms, qvec = analyze_for_bm25(q), HashEmbeddings(DIM).embed_query_vector(q)
+        asked = [*terms, "لاتوجد"]
+        for mode, expected in (
+            ("hybrid", store.hybrid(qvec, terms, pool=5)),
+            ("keyword", store.keyword(terms, 5, qvec)),
+            ("dense", store.dense(qvec, 5)),
+        ):
+            rows = store.read_question(mode, qvec, terms, pool=5, df_terms=asked)
+            assert [h.pk for h in rows.hits] == [h.pk for h in expected], mode
+            assert [h.score for h in rows.hits] == pytest.approx([h.score for h in expected], abs=1e-9)
+            assert set(rows.chunks) == {h.pk for h in expected}
+            assert set(rows.documents) == {c.doc_id for c in rows.chunks.values()}
+            assert rows.df == dict(store.term_stats(asked).df)
+            assert (rows.n_chunks, rows.version) == (len(chunks), store.stats().version)
 
 
 def test_opening_a_missing_index_or_a_wrong_dsn_is_one_clear_error(

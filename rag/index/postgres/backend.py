@@ -5,8 +5,9 @@ reads (``candidates``, ``chunks``, ``documents``, ``entries``, ``term_stats``, `
 ``name``). The pipeline, the chain, `rag eval` and the chat window use them exactly as they use
 ``LocalIndex`` and ``IndexStore``.
 
-Consistency. A question's search, and the reading of the chunks and articles it returns, run in
-one REPEATABLE READ transaction: a writer committing in between is not seen half-way. Writers
+Consistency. A question's search, the chunks and articles it returns and the document frequencies
+of the question's words are read by one SQL statement (``PgStore.read_question``): one snapshot, so
+a writer committing meanwhile is not seen half-way, and one round trip. Writers
 commit a batch of whole articles per transaction (``BATCH_DOCS``), each under the store's
 advisory lock, after embedding it outside any transaction: an indexer killed mid-way leaves its
 committed batches, which are complete articles, and nothing of the batch it was writing; running
@@ -30,7 +31,7 @@ from ..docstore import DocEntry
 from ..local import BuildReport, ProgressFactory, embedding_text
 from ..plan import plan_update
 from .schema import HnswParams
-from .store import _DENSE, _HYBRID, _KEYWORD, PgStore
+from .store import PgStore
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -216,10 +217,11 @@ class PgSnapshot:
         self.entries = _EntryLookup(self)
         self._lock = threading.Lock()
         self._df = _DocFreq(store)
+        self._stale = False
 
     def is_live(self) -> bool:
         """Whether no writer has committed since this snapshot was taken (else the pipeline reopens)."""
-        return self.store.stats().version == self.version
+        return not self._stale and self.store.version() == self.version
 
     def close(self) -> None:
         """Nothing is pinned: the pool stays open for the process."""
@@ -228,42 +230,29 @@ class PgSnapshot:
     def candidates(
         self, mode: str, query_vec: np.ndarray, question: str, pool: int, fusion: str = "score", weight: float = 0.5
     ) -> list[Candidate]:
+        """The question's candidates, with their chunks, articles and the document frequencies of the
+        question's words (the answerer's IDF weights) read in the same statement: one round trip."""
+        from ...arabic import analyze_words
         from ...retrieve import Candidate
         from ..keywords import analyze_for_bm25
 
         terms = analyze_for_bm25(question)
-        v = self.store._vec(query_vec)
         if mode == "keyword" and not terms:
             return []
-        with self.store.pool.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            if mode == "dense":
-                rows = conn.execute(_DENSE, {"v": v, "k": pool}).fetchall()
-                hits = [Candidate(int(pk), float(s), float(s), None) for pk, s in rows]
-            elif mode == "keyword":
-                rows = conn.execute(_KEYWORD, {**self.store._bm25(terms), "v": v, "k": pool}).fetchall()
-                hits = [Candidate(int(pk), float(s), float(c), float(s)) for pk, s, c in rows]
-            else:
-                params = {**self.store._bm25(terms), "v": v, "pool": pool, "w": float(weight), "k": 2 * pool}
-                rows = conn.execute(_HYBRID, params).fetchall()
-                hits = [Candidate(int(pk), float(f), float(c), float(b)) for pk, f, c, b in rows]
-            pks = [h.pos for h in hits]
-            found = conn.execute(
-                'SELECT c.pk, c.chunk_id, c.doc_id, c.text, c.start, c."end", c.ordinal FROM chunks c '
-                "WHERE c.pk = ANY(%(pks)s)",
-                {"pks": pks},
-            ).fetchall()
-            chunks = {int(r[0]): Chunk(*r[1:]) for r in found}
-            ids = sorted({c.doc_id for c in chunks.values()})
-            docs = conn.execute(
-                "SELECT doc_id, title, text, path, date, source, author, content_hash FROM documents "
-                "WHERE doc_id = ANY(%(ids)s)",
-                {"ids": ids},
-            ).fetchall()
+        # The answerer weighs every reading of every question word (rag.answerer.extractive).
+        wanted = {t for word in analyze_words(question) for t in word} | set(terms)
+        rows = self.store.read_question(mode, query_vec, terms, pool, weight, wanted)
         with self._lock:
-            self._chunks.update(chunks)
-            self._docs.update({r[0]: Document(*r) for r in docs})
-        return hits
+            self._chunks.update(rows.chunks)
+            self._docs.update(rows.documents)
+            if rows.version == self.version:
+                self._df.remember(wanted, rows.df)
+            else:
+                # A writer committed since this snapshot opened: these frequencies are the newer
+                # version's; leave the cache to this one, and let the pipeline reopen next question.
+                self._stale = True
+        # Every search mode returns the cosine (dense is never None here).
+        return [Candidate(h.pk, h.score, h.dense or 0.0, h.keyword) for h in rows.hits]
 
     @property
     def term_stats(self) -> TermStats:
@@ -331,11 +320,16 @@ class _EntryLookup(Mapping[str, DocEntry]):
 
 
 class _DocFreq(Mapping[str, int]):
-    """Document frequencies read from the postings term by term (and remembered for the snapshot)."""
+    """Document frequencies of the snapshot: those of each question's words arrive with its search
+    (``remember``); any other term asked is read from term_df on its own (and remembered)."""
 
     def __init__(self, store: PgStore) -> None:
         self._store = store
         self._seen: dict[str, int] = {}
+
+    def remember(self, asked: Iterable[str], found: Mapping[str, int]) -> None:
+        """Record the frequencies of ``asked`` terms (0 for those ``found`` lacks)."""
+        self._seen.update({term: int(found.get(term, 0)) for term in asked})
 
     def __getitem__(self, term: str) -> int:
         if term not in self._seen:

@@ -18,7 +18,8 @@ from ...errors import ConfigError, IndexMismatchError, StoreError
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA_VERSION = 1
+# 1: the first layout; 2: term_df (document frequencies kept by the writers, not counted per query).
+SCHEMA_VERSION = 2
 # hnsw.iterative_scan (a LIMIT deeper than ef_search still returns every row) came in 0.8.0.
 MIN_PGVECTOR = (0, 8, 0)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -110,9 +111,13 @@ def create_schema(
                     f"the index in schema {schema} has schema version {version}; this rag knows {SCHEMA_VERSION}: "
                     "upgrade rag"
                 )
-            # No older version exists yet: a migration from it would run here.
         sql = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
         conn.execute(sql.format(dim=int(dim), m=int(hnsw.m), ef_construction=int(hnsw.ef_construction)).encode())
+        if stored and int(stored.get("schema_version", "0")) < 2:
+            # Version 1 counted document frequencies per query: count them once into term_df.
+            conn.execute("INSERT INTO term_df (term, df) SELECT term, count(*) FROM postings GROUP BY term")
+            conn.execute("UPDATE rag_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            stored["schema_version"] = str(SCHEMA_VERSION)
         wanted = {
             "schema_version": str(SCHEMA_VERSION),
             "hnsw_m": str(hnsw.m),
@@ -124,6 +129,20 @@ def create_schema(
             if key not in stored:
                 conn.execute("INSERT INTO rag_meta (key, value) VALUES (%s, %s)", (key, value))
         return {**wanted, **stored}
+
+
+def check_version(stored: Mapping[str, str], schema: str) -> None:
+    """Refuse (one line) to read an index whose schema version is not this rag's."""
+    version = int(stored.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the index in schema {schema} has schema version {version}; this rag knows {SCHEMA_VERSION}: upgrade rag"
+        )
+    if version < SCHEMA_VERSION:
+        raise StoreError(
+            f"the index in schema {schema} has schema version {version}, this rag reads {SCHEMA_VERSION}: "
+            "run `rag index PATHS` once with this rag to upgrade it"
+        )
 
 
 def check_meta(stored: Mapping[str, str], wanted: Mapping[str, str], schema: str) -> None:

@@ -1,4 +1,4 @@
--- The rag index in PostgreSQL, schema version 1. rag.index.postgres.schema fills in {dim}, {m} and
+-- The rag index in PostgreSQL, schema version 2 (2 added term_df). rag.index.postgres.schema fills in {dim}, {m} and
 -- {ef_construction} (integers) and runs this in one transaction, in the index's own schema.
 
 -- Settings the index was built with (schema_version, embedding model and dim, chunking, analyzer,
@@ -49,10 +49,8 @@ CREATE INDEX IF NOT EXISTS chunks_embedding ON chunks
     USING hnsw (embedding vector_ip_ops) WITH (m = {m}, ef_construction = {ef_construction});
 
 -- BM25 postings: one row per (term, chunk). The chunk's length is repeated here so a query scores
--- from this table's primary key alone (an index-only scan), and a term's document frequency is the
--- number of its rows, counted by the query itself: always exact, and no per-term counter row for
--- concurrent writers to fight over. No foreign key (a check per row would slow bulk loads): the
--- writer deletes a chunk's postings in the transaction that deletes the chunk.
+-- from this table's primary key alone (an index-only scan). No foreign key (a check per row would
+-- slow bulk loads): the writer deletes a chunk's postings in the transaction that deletes the chunk.
 CREATE TABLE IF NOT EXISTS postings (
     term   text NOT NULL,
     chunk  bigint NOT NULL,
@@ -61,3 +59,12 @@ CREATE TABLE IF NOT EXISTS postings (
     PRIMARY KEY (term, chunk) INCLUDE (tf, length)
 );
 CREATE INDEX IF NOT EXISTS postings_chunk ON postings (chunk);
+
+-- Document frequency of every term: the number of its postings rows, kept by the writers in the
+-- transaction that adds or deletes those rows (writers take turns under the advisory lock, so the
+-- counters never conflict). Read by the searches and by the answerer's IDF weights in one lookup
+-- per question instead of a count per term; `rag repair` recounts it from the postings.
+CREATE TABLE IF NOT EXISTS term_df (
+    term text PRIMARY KEY,
+    df   bigint NOT NULL CHECK (df >= 0)
+);

@@ -2,7 +2,7 @@
 
 Writes: one transaction per batch, serialised by a transaction-level advisory lock (one per schema),
 so indexers on several machines write one database in turn and the BM25 statistics (N, total
-length in ``rag_stats``; document frequencies counted from ``postings``) stay exact. Embedding, the
+length in ``rag_stats``; document frequencies in ``term_df``) stay exact. Embedding, the
 slow part, happens before the transaction; the lock is held only while rows are copied in. A
 writer killed mid-way leaves nothing: its transaction never commits.
 
@@ -28,7 +28,7 @@ import numpy as np
 from ...errors import ConfigError, IndexCorruptError, StoreError
 from ...types import Chunk, Document, TermStats
 from ..keywords import ANALYZER, DEFAULT_BM25, analyze_for_bm25, keyword_text
-from .schema import HnswParams, check_meta, check_schema_name, create_schema, extension_schema
+from .schema import HnswParams, check_meta, check_schema_name, check_version, create_schema, extension_schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,13 +77,29 @@ class PgStats:
     meta: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class QuestionRows:
+    """Everything one question reads, from one snapshot: the hits best first, their chunks and
+    articles, the document frequencies asked for, and the statistics row (chunk count, version)."""
+
+    hits: list[Hit]
+    chunks: dict[int, Chunk]
+    documents: dict[str, Document]
+    df: dict[str, int]
+    n_chunks: int
+    version: int
+
+
 # ---- SQL -----------------------------------------------------------------------------------
 _BM25_WEIGHT = (
     "ln(1 + (st.n - p.df + 0.5) / (p.df + 0.5)) * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / st.avgdl))"
 )
 # Query terms with their multiplicity (a repeated term counts again), the corpus statistics, and
-# every posting of those terms with its term's document frequency: the BM25 score of every chunk
-# sharing a term. Shared by keyword and hybrid search.
+# every posting of those terms with its term's document frequency (from term_df, kept exact by the
+# writers): the BM25 score of every chunk sharing a term. Shared by keyword and hybrid search.
+# The postings are read term by term (the LATERAL subquery, kept apart by OFFSET 0): left to
+# itself, the planner walked all postings in chunk order to group them (12.8 s instead of 0.1 s at
+# 100k chunks, benchmarks/pg_scale.md).
 _BM25_CTES = f"""
 qt AS (
     SELECT term, count(*)::float8 AS qn FROM unnest(%(terms)s::text[]) AS t(term) GROUP BY term
@@ -92,13 +108,14 @@ qt AS (
            CASE WHEN n_chunks > 0 THEN total_length::float8 / n_chunks ELSE 1 END AS avgdl
     FROM rag_stats
 ), p AS (
-    SELECT p.chunk, p.tf, p.length, qt.qn, count(*) OVER (PARTITION BY p.term)::float8 AS df
-    FROM postings p JOIN qt ON p.term = qt.term
+    SELECT p.chunk, p.tf, p.length, qt.qn, td.df::float8 AS df
+    FROM qt JOIN term_df td ON td.term = qt.term
+    CROSS JOIN LATERAL (SELECT chunk, tf, length FROM postings WHERE term = qt.term OFFSET 0) p
 ), bm AS (
     SELECT p.chunk, sum(p.qn * {_BM25_WEIGHT}) AS score FROM p CROSS JOIN st GROUP BY p.chunk
 )"""
 
-_HYBRID = f"""
+_HYBRID_HITS = f"""
 WITH {_BM25_CTES}, kw AS (
     SELECT chunk AS pk, row_number() OVER (ORDER BY score DESC, chunk) AS krank
     FROM bm ORDER BY score DESC, chunk LIMIT %(pool)s
@@ -115,22 +132,54 @@ WITH {_BM25_CTES}, kw AS (
 ), mm AS (
     SELECT *, min(cos) OVER () AS cmin, max(cos) OVER () AS cmax, min(kw) OVER () AS kmin, max(kw) OVER () AS kmax
     FROM scored
-)
-SELECT pk,
-       %(w)s * CASE WHEN cmax > cmin THEN (cos - cmin) / (cmax - cmin) ELSE 1 END
-       + (1 - %(w)s) * CASE WHEN kmax > kmin THEN (kw - kmin) / (kmax - kmin) ELSE 1 END AS fused,
-       cos, kw
-FROM mm
-ORDER BY fused DESC, drank NULLS LAST, krank NULLS LAST
-LIMIT %(k)s
-"""
+), fu AS (
+    SELECT pk, drank, krank, cos, kw,
+           %(w)s * CASE WHEN cmax > cmin THEN (cos - cmin) / (cmax - cmin) ELSE 1 END
+           + (1 - %(w)s) * CASE WHEN kmax > kmin THEN (kw - kmin) / (kmax - kmin) ELSE 1 END AS fused
+    FROM mm
+), hits AS (
+    SELECT pk, fused AS score, cos, kw,
+           row_number() OVER (ORDER BY fused DESC, drank NULLS LAST, krank NULLS LAST) AS rank
+    FROM fu
+    ORDER BY rank
+    LIMIT %(k)s
+)"""
 
-_KEYWORD = f"""
-WITH {_BM25_CTES}
-SELECT bm.chunk, bm.score, -(c.embedding <#> %(v)s::vector)
-FROM bm JOIN chunks c ON c.pk = bm.chunk
-ORDER BY bm.score DESC, bm.chunk LIMIT %(k)s
+_KEYWORD_HITS = f"""
+WITH {_BM25_CTES}, hits AS (
+    SELECT bm.chunk AS pk, bm.score, -(c.embedding <#> %(v)s::vector) AS cos, bm.score AS kw,
+           row_number() OVER (ORDER BY bm.score DESC, bm.chunk) AS rank
+    FROM bm JOIN chunks c ON c.pk = bm.chunk
+    ORDER BY rank LIMIT %(k)s
+)"""
+_DENSE_HITS = """
+WITH hits AS (
+    SELECT pk, -dist AS score, -dist AS cos, NULL::float8 AS kw, row_number() OVER (ORDER BY dist, pk) AS rank
+    FROM (SELECT pk, embedding <#> %(v)s::vector AS dist FROM chunks ORDER BY embedding <#> %(v)s::vector, pk
+          LIMIT %(k)s) d
+)"""
+# Each search as a statement of its own: the hits, best first.
+_HITS = "\nSELECT pk, score, cos, kw FROM hits ORDER BY rank"
+_HYBRID = _HYBRID_HITS + _HITS
+_KEYWORD = _KEYWORD_HITS + _HITS
+# What one question reads, in one statement (so one snapshot, one round trip): the hits, their
+# chunks, those chunks' articles, the document frequencies of the terms the answerer will weigh,
+# and the statistics row the scores were computed from.
+_QUESTION = """
+SELECT (SELECT json_agg(json_build_array(pk, score, cos, kw) ORDER BY rank) FROM hits),
+       (SELECT json_agg(json_build_array(c.pk, c.chunk_id, c.doc_id, c.text, c.start, c."end", c.ordinal))
+        FROM chunks c WHERE c.pk IN (SELECT pk FROM hits)),
+       (SELECT json_agg(json_build_array(d.doc_id, d.title, d.text, d.path, d.date, d.source, d.author,
+                                         d.content_hash))
+        FROM documents d WHERE d.doc_id IN (SELECT c.doc_id FROM chunks c WHERE c.pk IN (SELECT pk FROM hits))),
+       (SELECT json_object_agg(term, df) FROM term_df WHERE term = ANY(%(df_terms)s::text[])),
+       (SELECT n_chunks FROM rag_stats), (SELECT version FROM rag_stats)
 """
+QUESTION_SQL = {
+    "hybrid": _HYBRID_HITS + _QUESTION,
+    "keyword": _KEYWORD_HITS + _QUESTION,
+    "dense": _DENSE_HITS + _QUESTION,
+}
 
 _KEYWORD_NO_VEC = f"""
 WITH {_BM25_CTES}
@@ -261,7 +310,9 @@ class PgStore:
         row = conn.execute("SELECT to_regclass('rag_meta') IS NOT NULL").fetchone()
         if not (row and row[0]):
             raise StoreError(f"no rag index in PostgreSQL schema {self.schema}: run `rag index` first")
-        check_meta(dict(conn.execute("SELECT key, value FROM rag_meta").fetchall()), self._meta(), self.schema)
+        stored = dict(conn.execute("SELECT key, value FROM rag_meta").fetchall())
+        check_version(stored, self.schema)
+        check_meta(stored, self._meta(), self.schema)
         self._checked = True
 
     # ---- writing -------------------------------------------------------------------------
@@ -333,10 +384,22 @@ class PgStore:
                             cp.write_row(
                                 (pk, c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text, n, vector_literal(v))
                             )
+                    df: Counter[str] = Counter()
                     with cur.copy("COPY postings (term, chunk, tf, length) FROM STDIN") as cp:
                         for pk, t, n in zip(pks, terms, lengths, strict=True):
-                            for term, tf in Counter(t).items():
+                            counts = Counter(t)
+                            df.update(counts.keys())
+                            for term, tf in counts.items():
                                 cp.write_row((term, pk, tf, n))
+                    if df:
+                        # Sorted: the same lock order as any other writer's (they queue on the
+                        # advisory lock anyway; this keeps it safe if that ever changes).
+                        new_terms = sorted(df)
+                        cur.execute(
+                            "INSERT INTO term_df (term, df) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+                            "ON CONFLICT (term) DO UPDATE SET df = term_df.df + EXCLUDED.df",
+                            (new_terms, [df[t] for t in new_terms]),
+                        )
                 row = conn.execute(
                     "UPDATE rag_stats SET n_documents = n_documents + %s, n_chunks = n_chunks + %s, "
                     "total_length = total_length + %s, version = version + 1 RETURNING version",
@@ -368,14 +431,24 @@ class PgStore:
 
     @staticmethod
     def _delete(conn: psycopg.Connection[Any], ids: Sequence[str]) -> tuple[int, int, int]:
-        """Delete documents (chunks cascade, postings explicitly); return what went, for the statistics."""
+        """Delete documents (chunks cascade, postings explicitly, their terms' document frequencies
+        lowered); return what went, for the statistics."""
         if not ids:
             return 0, 0, 0
         row = conn.execute(
             "SELECT count(*), coalesce(sum(length), 0) FROM chunks WHERE doc_id = ANY(%s)", (list(ids),)
         ).fetchone()
         assert row is not None
-        conn.execute("DELETE FROM postings WHERE chunk IN (SELECT pk FROM chunks WHERE doc_id = ANY(%s))", (list(ids),))
+        if row[0]:
+            left = conn.execute(
+                "WITH gone AS (DELETE FROM postings WHERE chunk IN (SELECT pk FROM chunks WHERE doc_id = ANY(%s)) "
+                "RETURNING term), n AS (SELECT term, count(*) AS n FROM gone GROUP BY term) "
+                "UPDATE term_df t SET df = t.df - n.n FROM n WHERE t.term = n.term RETURNING t.term, t.df",
+                (list(ids),),
+            ).fetchall()
+            gone_terms = [term for term, df in left if df == 0]
+            if gone_terms:
+                conn.execute("DELETE FROM term_df WHERE term = ANY(%s) AND df = 0", (gone_terms,))
         cur = conn.execute("DELETE FROM documents WHERE doc_id = ANY(%s)", (list(ids),))
         return cur.rowcount, int(row[0]), int(row[1])
 
@@ -411,7 +484,7 @@ class PgStore:
             rows = self._query(_KEYWORD_NO_VEC, params)
             return [Hit(int(pk), float(s), None, float(s)) for pk, s, _ in rows]
         rows = self._query(_KEYWORD, {**params, "v": self._vec(qvec)})
-        return [Hit(int(pk), float(s), float(c), float(s)) for pk, s, c in rows]
+        return [Hit(int(pk), float(s), float(c), float(s)) for pk, s, c, _ in rows]
 
     def hybrid(
         self, qvec: np.ndarray, terms: Sequence[str], k: int | None = None, pool: int = POOL, weight: float = W_DENSE
@@ -426,6 +499,44 @@ class PgStore:
         params = {**self._bm25(terms), "v": self._vec(qvec), "pool": pool, "w": float(weight), "k": k or 2 * pool}
         rows = self._query(_HYBRID, params)
         return [Hit(int(pk), float(f), float(c), float(b)) for pk, f, c, b in rows]
+
+    def read_question(
+        self,
+        mode: str,
+        qvec: np.ndarray,
+        terms: Sequence[str],
+        pool: int = POOL,
+        weight: float = W_DENSE,
+        df_terms: Iterable[str] = (),
+    ) -> QuestionRows:
+        """One question's search (``dense``, ``keyword`` or ``hybrid``, as the methods above with
+        ``pool`` hits, ``2 × pool`` for hybrid), the rows it returns and the document frequencies of
+        ``df_terms``: one statement, so one snapshot and one round trip."""
+        sql = QUESTION_SQL.get(mode)
+        if sql is None:
+            raise ConfigError(f"the search mode must be one of {', '.join(QUESTION_SQL)}, not {mode!r}")
+        params = {
+            **self._bm25(terms),
+            "v": self._vec(qvec),
+            "pool": pool,
+            "w": float(weight),
+            "k": 2 * pool if mode == "hybrid" else pool,
+            "df_terms": sorted(set(df_terms)),
+        }
+        (hits, chunks, docs, df, n_chunks, version), *_ = self._query(sql, params)
+        return QuestionRows(
+            [Hit(int(pk), float(sc), float(c), None if kw is None else float(kw)) for pk, sc, c, kw in hits or ()],
+            {int(r[0]): Chunk(*r[1:]) for r in chunks or ()},
+            {r[0]: Document(*r) for r in docs or ()},
+            {term: int(n) for term, n in (df or {}).items() if n},
+            int(n_chunks),
+            int(version),
+        )
+
+    def version(self) -> int:
+        """The index version: bumped by every committed write."""
+        rows = self._query("SELECT version FROM rag_stats", {})
+        return int(rows[0][0])
 
     def cosines(self, qvec: np.ndarray, pks: Sequence[int]) -> list[float]:
         """Cosine of the question with each given chunk (0.0 for a chunk no longer stored), in order."""
@@ -481,14 +592,13 @@ class PgStore:
 
     def term_stats(self, terms: Iterable[str]) -> TermStats:
         """Chunk count and document frequencies of the given terms (for the extractive answerer's IDF)."""
-        wanted = sorted(set(terms))
         rows = self._query(
-            "SELECT (SELECT n_chunks FROM rag_stats), t.term, (SELECT count(*) FROM postings p WHERE p.term = t.term) "
-            "FROM unnest(%(t)s::text[]) AS t(term) UNION ALL SELECT n_chunks, NULL, NULL FROM rag_stats",
-            {"t": wanted},
+            "SELECT term, df FROM term_df WHERE term = ANY(%(t)s::text[]) AND df > 0 "
+            "UNION ALL SELECT NULL, n_chunks FROM rag_stats",
+            {"t": sorted(set(terms))},
         )
-        n = int(rows[-1][0])
-        return TermStats(n, {term: int(df) for _, term, df in rows[:-1] if df})
+        n = next(int(df) for term, df in rows if term is None)
+        return TermStats(n, {term: int(df) for term, df in rows if term is not None})
 
     def stats(self) -> PgStats:
         """Counts, version and the settings the index was built with (one snapshot)."""
@@ -529,21 +639,25 @@ class PgStore:
                     "(SELECT coalesce(sum(length), 0) FROM chunks), (SELECT coalesce(sum(tf), 0) FROM postings), "
                     "(SELECT count(*) FROM postings p LEFT JOIN chunks c ON c.pk = p.chunk WHERE c.pk IS NULL OR "
                     "c.length <> p.length), "
-                    "(SELECT coalesce(sum(n_chunks), 0) FROM documents)"
+                    "(SELECT coalesce(sum(n_chunks), 0) FROM documents), "
+                    "(SELECT count(*) FROM (SELECT term, count(*) AS n FROM postings GROUP BY term) r "
+                    "FULL JOIN (SELECT term, df FROM term_df WHERE df > 0) t USING (term) "
+                    "WHERE r.n IS DISTINCT FROM t.df)"
                 ).fetchone()
         assert row is not None
-        n_docs, n_chunks, total, tf_sum, bad_postings, doc_chunks = (int(x) for x in row)
+        n_docs, n_chunks, total, tf_sum, bad_postings, doc_chunks, bad_df = (int(x) for x in row)
         if (
             (n_docs, n_chunks, total) != (stats.n_documents, stats.n_chunks, stats.total_length)
             or tf_sum != total
             or bad_postings
             or doc_chunks != n_chunks
+            or bad_df
         ):
             raise IndexCorruptError(
                 f"the index in PostgreSQL schema {self.schema} is inconsistent "
                 f"(documents {n_docs}/{stats.n_documents}, "
                 f"chunks {n_chunks}/{stats.n_chunks}, length {total}/{stats.total_length}/{tf_sum}, "
-                f"stray postings {bad_postings}): rebuild it"
+                f"stray postings {bad_postings}, wrong document frequencies {bad_df}): rebuild it"
             )
         return stats
 
@@ -555,7 +669,7 @@ class PgStore:
         """
         with self.pool.connection() as conn:
             self._check(conn)
-            conn.execute("ANALYZE documents, chunks, postings, rag_stats")
+            conn.execute("ANALYZE documents, chunks, postings, term_df, rag_stats")
 
     def drop(self) -> None:
         """Delete the whole index (the schema and everything in it)."""
