@@ -241,7 +241,10 @@ class PgSnapshot:
             return []
         # The answerer weighs every reading of every question word (rag.answerer.extractive).
         wanted = {t for word in analyze_words(question) for t in word} | set(terms)
-        rows = self.store.read_question(mode, query_vec, terms, pool, weight, wanted)
+        from ...crosslingual import fusion_weight
+
+        # A question partly in another script leans on the cross-lingual dense side, as locally.
+        rows = self.store.read_question(mode, query_vec, terms, pool, fusion_weight(question, weight), wanted)
         with self._lock:
             self._chunks.update(rows.chunks)
             self._docs.update(rows.documents)
