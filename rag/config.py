@@ -80,9 +80,9 @@ class Settings:
     ann_min_chunks: int = 200_000
     pq_m: int = 192
     ann_rerank: int = 1000
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
-    hnsw_ef_search: int = 100
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
     # Postings read per query term at most: bounds the cost of very frequent words at scale.
     keyword_max_postings: int = 100_000
     # Where the index lives: "local" (index_dir) or "postgres" (pg_dsn, in schema pg_schema; the
