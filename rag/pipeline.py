@@ -171,7 +171,10 @@ class RAG:
         from .index.local import IndexStore
 
         if self.settings.backend == "postgres":
+            from .index.postgres.backend import PgIndex
+
             pg = self.backend
+            assert isinstance(pg, PgIndex)
             if not pg.exists() and self.auto_index and self.settings.uses_default_index():
                 self.index(self.settings.corpus)
             return pg.open()  # type: ignore[return-value]
