@@ -109,7 +109,7 @@ def bench_indexing(
     }
 
 
-def build_scaled_index(settings: Settings, docs: list[Document], target: int, work: Path) -> Settings:
+def build_scaled_index(settings: Settings, target: int, work: Path) -> Settings:
     """An index of ~``target`` chunks: real chunks, plus copies whose vectors are perturbed real vectors."""
     from .bench_scale import build_scaled
 
@@ -217,7 +217,7 @@ def run_bench(settings: Settings, quick: bool = False, progress: bool = True) ->
         say(f"      {result['indexing']['index_chunks_per_s']} chunks/s ({result['indexing']['ratio_to_raw']} of raw)")
         size = 1000 if quick else 10_000
         say(f"[2/5] building a {size:,}-chunk index from real and perturbed vectors…")
-        scaled = build_scaled_index(settings, docs, size, work)
+        scaled = build_scaled_index(settings, size, work)
         say("[3/5] loading it, with every file's checksum verified…")
         result["load"] = bench_load(scaled, 3 if quick else 7)
         say(f"      {result['load']['load_ms_median']} ms, {result['load']['checksum_ms_median']} ms of it checksums")

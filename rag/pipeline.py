@@ -305,11 +305,10 @@ class RAG:
         if mode not in RETRIEVAL_MODES:
             raise QuestionError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}, not {mode!r}")
         store = store or self.store
-        keywords = None
         t0 = time.perf_counter()
         qvec = self.embeddings.embed_query_vector(question)
         t1 = time.perf_counter()
-        passages = retrieve(store, qvec, k, question=question, mode=mode, keywords=keywords)
+        passages = retrieve(store, qvec, k, question=question, mode=mode)
         t2 = time.perf_counter()
         return passages, {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}
 

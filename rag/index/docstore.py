@@ -149,12 +149,7 @@ class Docstore:
         rows = self._query('SELECT chunk_id, doc_id, text, start, "end", ordinal FROM chunks WHERE pos = ?', (pos,))
         if not rows:
             raise IndexError(pos)
-        chunk = Chunk(*rows[0])
-        with self._lock:
-            self._chunks[pos] = chunk
-            if len(self._chunks) > _CACHE:
-                self._chunks.popitem(last=False)
-        return chunk
+        return self._remember(self._chunks, pos, Chunk(*rows[0]))
 
     def document(self, doc_id: str) -> Document:
         hit = self._docs.get(doc_id)
@@ -163,12 +158,15 @@ class Docstore:
         rows = self._query("SELECT data FROM documents WHERE doc_id = ?", (doc_id,))
         if not rows:
             raise KeyError(doc_id)
-        doc = _document(doc_id, rows[0][0])
+        return self._remember(self._docs, doc_id, _document(doc_id, rows[0][0]))
+
+    def _remember(self, cache: OrderedDict[Any, Any], key: Any, value: Any) -> Any:
+        """Keep a row just read, dropping the oldest beyond ``_CACHE``."""
         with self._lock:
-            self._docs[doc_id] = doc
-            if len(self._docs) > _CACHE:
-                self._docs.popitem(last=False)
-        return doc
+            cache[key] = value
+            if len(cache) > _CACHE:
+                cache.popitem(last=False)
+        return value
 
     def iter_chunks(self, page: int = 20_000) -> Iterator[tuple[int, Chunk]]:
         """Every chunk with its position, in order, a page of rows at a time."""

@@ -57,7 +57,6 @@ from .manifest import (
     checksum,
     file_entries,
     parse_manifest,
-    verify,
     verify_file,
 )
 from .plan import Duplicate, Plan, plan_update
@@ -202,10 +201,6 @@ class IndexStore:
         """The generation's name: answers record which index version they came from."""
         return self.path.name
 
-    def read(self, name: str) -> bytes:
-        """A file of this generation, checked in full against the manifest."""
-        return _read_verified(self.index_dir, self.path, self.manifest, name)
-
     def open_file(self, name: str, full: bool = False) -> Path:
         """A file of this generation checked against the manifest (big ones by samples unless ``full``)."""
         return verify_file(name, self.manifest, self.path, self.index_dir, full=full)
@@ -295,16 +290,6 @@ def read_manifest(index_dir: Path, gen: Path, expected_sha: str | None) -> Manif
     if expected_sha is not None and checksum(data) != expected_sha:
         raise IndexCorruptError(f"{path} is damaged (its checksum does not match CURRENT): {repair_hint(index_dir)}")
     return parse_manifest(data, path, index_dir)
-
-
-def _read_verified(index_dir: Path, gen: Path, manifest: Manifest, name: str) -> bytes:
-    try:
-        data = (gen / name).read_bytes()
-    except FileNotFoundError:
-        raise IndexCorruptError(f"{gen / name} is missing: {repair_hint(index_dir)}") from None
-    except OSError as exc:
-        raise IndexCorruptError(f"cannot read {gen / name} ({exc.strerror}): {repair_hint(index_dir)}") from exc
-    return verify(data, name, manifest, gen, index_dir)
 
 
 # ---- writing -----------------------------------------------------------------------------
