@@ -56,13 +56,21 @@ def chunk_documents(
 
 
 def _locate(text: str, piece: str, search_from: int, last_end: int) -> int:
-    """Where ``piece`` sits: after the previous chunk's start and reaching past its end (the same
-    words can occur earlier in the article: "قال إنّ." at the end of two paragraphs)."""
+    """Where ``piece`` sits. The splitter yields pieces in reading order, each starting inside the
+    previous one (the overlap) or right after it (past whitespace), and reaching past its end. The
+    same words can occur more than once in that window ("قال إنّ." ending two paragraphs), so the
+    latest such place is taken: an overlap is the tail of the previous chunk, not its head."""
+    limit = last_end
+    while limit < len(text) and text[limit].isspace():
+        limit += 1
+    best = -1
     pos = text.find(piece, search_from)
-    while 0 <= pos and pos + len(piece) <= last_end:
+    while 0 <= pos <= limit:
+        if pos + len(piece) > last_end:
+            best = pos
         pos = text.find(piece, pos + 1)
-    if pos < 0:  # cannot happen with keep_separator="end"; guard so offsets are never wrong silently
-        pos = text.find(piece, search_from)
-    if pos < 0:
+    if best < 0:  # cannot happen with keep_separator="end"; guard so offsets are never wrong silently
+        best = text.find(piece, search_from)
+    if best < 0:
         raise ValueError("chunk text is not a substring of its document")
-    return pos
+    return best

@@ -3,7 +3,7 @@ matching-normalisation never reaches the displayed text, and chunks map back to 
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag.arabic import normalize_arabic
@@ -102,6 +102,8 @@ def test_normalisation_never_changes_the_displayed_text(raw: str) -> None:
 
 @QUICK
 @given(article, st.integers(min_value=20, max_value=120), st.integers(min_value=0, max_value=15))
+# Found by hypothesis in CI: the second paragraph also reads from the first one's fourth character.
+@example("قال " + "\n".join(["إنّ قال قال قال قال قال الرئيسُ ؛."] * 2 + ["إنّ قال قال قال قال قال الرئيسُ ؛"]), 45, 0)
 def test_chunk_offsets_map_back_and_chunks_cover_the_article(raw: str, size: int, overlap: int) -> None:
     doc = _clean(raw)
     if doc is None:
