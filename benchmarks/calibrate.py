@@ -71,15 +71,12 @@ def retrieved(settings: Settings) -> dict[str, Any]:
 def sweep_answerer(data: dict[str, Any]) -> None:
     """contains / F1 of the extractive answers for a grid of weights."""
     grid = [
-        {"W_LOCAL": loc, "W_DENSE": wd, "W_TYPE": wt, "LONG_SENTENCE_CHARS": long}
-        for loc in (1.0, 2.0)
-        for wd in (0.0, 0.25, 0.5, 1.0)
-        for wt in (0.25,)
-        for long in (220, 300, 400)
+        {"W_TITLE_WORD": tw, "W_RETRIEVAL": wr, "W_DENSE": 1.0}
+        for tw, wr in [(tw, wr) for tw in (1.0, 0.5, 0.3, 0.2, 0.0) for wr in (0.0, 1.0)] + [(0.3, 0.5), (0.3, 1.5)]
     ]
     sets = [("seed", data["seed_on_news"], data["news"]), ("arcd", data["arcd_on_wiki"], data["wiki"])]
-    print("| W_LOCAL | W_DENSE | W_TYPE | LONG | seed contains | ARCD contains | ARCD F1 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| W_TITLE_WORD | W_RETRIEVAL | W_DENSE | seed contains | ARCD contains | ARCD F1 |")
+    print("|---|---|---|---|---|---|")
     saved = {k: getattr(A, k) for k in grid[0]}
     for params in grid:
         for k, v in params.items():
@@ -99,7 +96,7 @@ def sweep_answerer(data: dict[str, Any]) -> None:
                 n += 1
             row.append((c / n, f / n))
         print(
-            f"| {params['W_LOCAL']} | {params['W_DENSE']} | {params['W_TYPE']} | {params['LONG_SENTENCE_CHARS']} "
+            f"| {params['W_TITLE_WORD']} | {params['W_RETRIEVAL']} | {params['W_DENSE']} "
             f"| {row[0][0]:.3f} | {row[1][0]:.3f} | {row[1][1]:.3f} |"
         )
     for k, v in saved.items():
