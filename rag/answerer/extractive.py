@@ -20,7 +20,7 @@ from functools import lru_cache
 from ..arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
 from ..crosslingual import arabic_skeleton, latin_names
 from ..types import Answer, Citation, Passage, TermStats
-from .span import short_answer
+from .span import expected_kind, short_answer
 
 NOT_FOUND = "لا تذكر المقالات المتاحة إجابة عن هذا السؤال."
 
@@ -97,6 +97,9 @@ def answer_type(question: str) -> str | None:
         return "date"
     if _NUMBER_Q.search(q):
         return "number"
+    if _LATIN.search(q):  # "When …", "How many …": the short-answer module reads English forms too
+        kind = expected_kind(q)
+        return kind if kind in ("date", "number") else None
     return None
 
 
