@@ -105,7 +105,7 @@ _ARABIC_MAP = str.maketrans(
 # (set on the English seed questions: benchmarks/README.md, "Questions in English").
 NAME_WORTH = 1.0
 # A word read through the glossary counts half: its renderings are right most of the time, not
-# always (benchmarks/README.md, "Questions in English": 0.25 / 0.5 / 0.75 / 1 compared).
+# always (benchmarks/README.md, "Questions in English": 0.5 / 0.75 / 1 compared).
 GLOSSARY_WORTH = 0.5
 # The names' share of the keyword evidence when BM25 also matched something (0.3 / 0.5 / 0.7 compared).
 NAME_SHARE = 0.5
