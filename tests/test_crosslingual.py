@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.answerer.extractive import _name_keys, _matches, answer_type, question_keys
+from rag.answerer.extractive import _matches, _name_keys, answer_type, question_keys
 from rag.arabic import analyze
 from rag.crosslingual import english_keys, glossary, lookup, translated_terms, with_names
 from rag.types import TermStats
