@@ -4,8 +4,11 @@ The keyword side reads Arabic words only; what it can still match across scripts
 which English spells by sound ("Lavrov" / "لافروف", "Idlib" / "إدلب"). Both spellings are
 reduced to a consonant skeleton (vowels, weak letters and the Arabic article dropped, letters
 that English and Arabic render alike merged), and a name matches an Arabic word with the same
-skeleton. How much of a question the keyword side can analyse decides how far hybrid fusion
-leans on the cross-lingual model. Pure functions: no model, no index.
+skeleton. Other English words are looked up in a general English→Arabic glossary
+(rag/data/glossary_en_ar.tsv, derived from word-frequency lists by the embedding model itself:
+benchmarks/glossary.py), whose Arabic renderings the keyword side and the answerer then read like
+Arabic words of the question. How much of a question the keyword side can analyse decides how far
+hybrid fusion leans on the cross-lingual model. Pure functions: no model, no index.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
 
 from .arabic import normalize_arabic
 
@@ -98,6 +104,11 @@ _ARABIC_MAP = str.maketrans(
 # A name matched by skeleton counts as this much of an Arabic word the keyword side reads
 # (set on the English seed questions: benchmarks/README.md, "Questions in English").
 NAME_WORTH = 1.0
+# A word read through the glossary counts half: its renderings are right most of the time, not
+# always (benchmarks/README.md, "Questions in English": 0.5 / 0.75 / 1 compared).
+GLOSSARY_WORTH = 0.5
+# The names' share of the keyword evidence when BM25 also matched something (0.3 / 0.5 / 0.7 compared).
+NAME_SHARE = 0.5
 _ARTICLE = re.compile("^(?:[وفبك]?ال|لل)(?=..)")
 
 
@@ -145,13 +156,29 @@ def keyword_share(question: str) -> float:
     latin = sum(1 for m in _LATIN_WORD.finditer(question) if m.group(0).lower() not in _ENGLISH_STOP)
     if latin == 0:
         return 1.0
-    return (arabic + NAME_WORTH * len(latin_names(question))) / (arabic + latin)
+    read = NAME_WORTH * len(latin_names(question)) + GLOSSARY_WORTH * len(translated_terms(question))
+    return min(1.0, (arabic + read) / (arabic + latin))
 
 
 def fusion_weight(question: str, weight: float) -> float:
     """The dense side's share in hybrid fusion: ``weight`` for an Arabic question, rising to 1 as
     less of the question is Arabic (BM25 cannot score words it cannot analyse)."""
     return 1.0 - (1.0 - weight) * keyword_share(question)
+
+
+def with_names(bm25: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Keyword evidence of candidates from BM25 scores and name matches: the names alone when BM25
+    matched nothing, else both min-max scaled and mixed (NAME_SHARE)."""
+    if not names.any():
+        return bm25
+    if not bm25.any():
+        return names
+    return (1 - NAME_SHARE) * _minmax(bm25) + NAME_SHARE * _minmax(names)
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    span = float(x.max() - x.min())
+    return (x - x.min()) / span if span > 0 else np.ones_like(x)
 
 
 def name_scores(question: str, texts: Sequence[str]) -> list[float]:
@@ -166,3 +193,82 @@ def name_scores(question: str, texts: Sequence[str]) -> list[float]:
     df = [sum(f[i] for f in found) for i in range(len(names))]
     weight = [math.log(1 + len(texts) / (1 + d)) for d in df]
     return [sum(w for w, hit in zip(weight, f, strict=True) if hit) for f in found]
+
+
+_GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ar.tsv"
+# English inflections tried when a word is not in the glossary as written ("soldiers" → "soldier").
+_SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"))
+
+
+@lru_cache(maxsize=1)
+def glossary() -> dict[str, tuple[str, ...]]:
+    """English word → its Arabic renderings, best first (read once, on the first English question)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in _GLOSSARY.read_text("utf-8").splitlines():
+        if line.startswith("#"):
+            continue
+        word, _, forms = line.partition("\t")
+        if forms:
+            out[word] = tuple(forms.split())
+    return out
+
+
+def lookup(word: str) -> tuple[str, ...]:
+    """The Arabic renderings of one English word, trying its base form if needed; () if unknown."""
+    g = glossary()
+    w = word.lower()
+    if w in g:
+        return g[w]
+    for suffix, repl in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and (w[: -len(suffix)] + repl) in g:
+            return g[w[: -len(suffix)] + repl]
+    return ()
+
+
+@lru_cache(maxsize=4096)
+def translated_words(question: str) -> tuple[tuple[str, ...], ...]:
+    """Per English content word of the question the glossary knows, its Arabic renderings."""
+    out = []
+    for m in _LATIN_WORD.finditer(question):
+        word = re.sub(r"['’]s$", "", m.group(0))
+        if word.lower() in _ENGLISH_STOP:
+            continue
+        forms = lookup(word)
+        if forms:
+            out.append(forms)
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def translated_terms(question: str) -> tuple[tuple[str, ...], ...]:
+    """Per English word the glossary knows: the keyword terms of its Arabic renderings (an
+    alternation: the keyword side counts the best of them once)."""
+    from .arabic import analyze
+
+    out = []
+    for forms in translated_words(question):
+        terms = tuple(dict.fromkeys(t for f in forms for t in analyze(f)))
+        if terms:
+            out.append(terms)
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def english_keys(question: str) -> tuple[frozenset[str], ...]:
+    """Per English content word that can be read across scripts, the keys an Arabic text may hold
+    it by: a name's skeleton ("~krmln") and the keyword terms of its glossary renderings. One
+    word, one key, so a name the glossary also knows ("Japan") counts once, found either way."""
+    from .arabic import analyze
+
+    out = []
+    for m in _LATIN_WORD.finditer(question):
+        word = re.sub(r"['’]s$", "", m.group(0))
+        if word.lower() in _ENGLISH_STOP:
+            continue
+        keys = {t for form in lookup(word) for t in analyze(form)}
+        skel = latin_skeleton(word)
+        if word[0].isupper() and len(skel) >= 2:
+            keys.add("~" + skel)
+        if keys:
+            out.append(frozenset(keys))
+    return tuple(dict.fromkeys(out))

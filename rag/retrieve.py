@@ -74,22 +74,28 @@ def hybrid_candidates(
     weight: float = W_DENSE_FUSION,
 ) -> list[Candidate]:
     """Union of the dense and BM25 pools, fused by min-max score combination or by reciprocal rank."""
-    from .crosslingual import fusion_weight, name_scores
+    from .crosslingual import fusion_weight, latin_names, name_scores, translated_terms, with_names
     from .index.keywords import analyze_for_bm25
 
-    # A question partly or wholly in another script: BM25 reads only its Arabic words, so the
-    # dense (cross-lingual) side weighs more, and names stand in for keywords (rag/crosslingual.py).
+    # A question partly or wholly in another script: BM25 reads its Arabic words and the glossary's
+    # Arabic renderings of its English words, the dense (cross-lingual) side weighs more the less
+    # of it BM25 can read, and names add to the keyword evidence (rag/crosslingual.py).
     weight = fusion_weight(question, weight)
     dense = store.search(query_vec, k)
     bm25_all, matched = keywords.scores(analyze_for_bm25(question))
+    for terms in translated_terms(question):  # an English word: the best of its Arabic renderings
+        alts = [keywords.scores([t]) for t in terms]
+        bm25_all = bm25_all + np.max([a for a, _ in alts], axis=0)
+        matched = matched | np.any([m for _, m in alts], axis=0)
     kw_top = [p for p, _ in keywords.top(bm25_all, matched, k)]
     positions = list(dict.fromkeys([p for p, _ in dense] + kw_top))
     if not positions:
         return []
     cos = _cosines(store, query_vec, positions)
     bm = bm25_all[positions].astype(np.float64)
-    if not bm.any():
-        bm = np.asarray(name_scores(question, [store.chunks[p].text for p in positions]), dtype=np.float64)
+    if latin_names(question):  # names matched by skeleton join the keyword evidence
+        names = np.asarray(name_scores(question, [store.chunks[p].text for p in positions]), dtype=np.float64)
+        bm = with_names(bm, names)
     if fusion not in ("score", "rrf"):
         raise ConfigError(f"fusion must be 'score' or 'rrf', not {fusion!r}")
     if fusion == "rrf":

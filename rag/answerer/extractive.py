@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..arabic import analyze_words, normalize_arabic, split_clauses, split_sentences
-from ..crosslingual import arabic_skeleton, latin_names
+from ..crosslingual import arabic_skeleton, english_keys, lookup
 from ..types import Answer, Citation, Passage, TermStats
-from .span import short_answer
+from .span import expected_kind, short_answer
 
 NOT_FOUND = "لا تذكر المقالات المتاحة إجابة عن هذا السؤال."
 
@@ -109,6 +109,9 @@ def answer_type(question: str) -> str | None:
         return "date"
     if _NUMBER_Q.search(q):
         return "number"
+    if _LATIN.search(q):  # "When …", "How many …": the short-answer module reads English forms too
+        kind = expected_kind(q)
+        return kind if kind in ("date", "number") else None
     return None
 
 
@@ -174,6 +177,11 @@ def question_keys(question: str, stats: TermStats | None = None) -> tuple[frozen
     arabic, latin, names = _question_parts(question)
     if stats is not None:
         latin = tuple(w for w in latin if any(stats.df.get(k, 0) for k in w))
+        # A glossary rendering the articles never use is more likely a wrong sense than a
+        # sign the articles do not answer: only the renderings they hold are looked for.
+        names = tuple(
+            kept for w in names if (kept := frozenset(k for k in w if k.startswith("~") or stats.df.get(k, 0)))
+        )
     return tuple(dict.fromkeys(arabic + latin + names))
 
 
@@ -181,9 +189,9 @@ def question_keys(question: str, stats: TermStats | None = None) -> tuple[frozen
 def _question_parts(question: str) -> tuple[tuple[frozenset[str], ...], ...]:
     words = list(zip(analyze_words(question), _raw_words(question), strict=True))
     arabic = tuple(frozenset(k) for k, raw in words if not _LATIN.search(raw))
-    latin = tuple(frozenset(k) for k, raw in words if _LATIN.search(raw))
-    names = tuple(frozenset({"~" + n}) for n in latin_names(question))
-    return arabic, latin, names
+    latin = tuple(frozenset(k) for k, raw in words if _LATIN.search(raw) and not lookup(raw))
+    # An English word is looked for as its skeleton (a name) or any of its glossary renderings.
+    return arabic, latin, english_keys(question)
 
 
 _ARABIC = re.compile("[\u0621-\u064a]")

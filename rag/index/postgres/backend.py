@@ -233,15 +233,17 @@ class PgSnapshot:
         """The question's candidates, with their chunks, articles and the document frequencies of the
         question's words (the answerer's IDF weights) read in the same statement: one round trip."""
         from ...arabic import analyze_words
+        from ...crosslingual import english_keys, fusion_weight, translated_terms
         from ...retrieve import Candidate
         from ..keywords import analyze_for_bm25
 
-        terms = analyze_for_bm25(question)
+        # An English word reaches BM25 as its glossary's best Arabic rendering (rag.crosslingual).
+        terms = analyze_for_bm25(question) + [group[0] for group in translated_terms(question)]
         if mode == "keyword" and not terms:
             return []
         # The answerer weighs every reading of every question word (rag.answerer.extractive).
         wanted = {t for word in analyze_words(question) for t in word} | set(terms)
-        from ...crosslingual import fusion_weight
+        wanted |= {k for word in english_keys(question) for k in word if not k.startswith("~")}
 
         # A question partly in another script leans on the cross-lingual dense side, as locally.
         rows = self.store.read_question(mode, query_vec, terms, pool, fusion_weight(question, weight), wanted)
