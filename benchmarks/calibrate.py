@@ -182,7 +182,10 @@ def span_examples() -> list[tuple[str, str, str, list[str]]]:
     return out
 
 
-def span_rows(examples: list[tuple[str, str, str, list[str]]]) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+SpanRow = tuple[str, np.ndarray, np.ndarray, np.ndarray]  # title, features, F1, overlap
+
+
+def span_rows(examples: list[tuple[str, str, str, list[str]]]) -> list[SpanRow]:
     """Per question: the candidate spans' features, each candidate's F1 against the gold answers,
     and the candidates' overlap with each other (what the answer picks by, see span.py)."""
     from rag.answerer import span as S
@@ -210,7 +213,7 @@ def _segment_softmax(s: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
     return e / np.bincount(seg, e, n)[seg]
 
 
-def fit_span(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], l2: float = 0.01, iters: int = 300) -> np.ndarray:
+def fit_span(rows: list[SpanRow], l2: float = 0.01, iters: int = 300) -> np.ndarray:
     """Listwise softmax: each sentence's candidates compete, the target leans on the best-F1 ones
     (a softmax of their F1 at temperature 0.05; 0.1 and 0.2 scored 0.003-0.01 lower cross-validated).
 
@@ -228,7 +231,7 @@ def fit_span(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], l2: flo
     return w / sd  # on the raw features (the offset does not change which candidate wins)
 
 
-def _span_f1(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], w: np.ndarray, mbr: bool = True) -> float:
+def _span_f1(rows: list[SpanRow], w: np.ndarray, mbr: bool = True) -> float:
     """Mean F1 of the picked candidate: the highest score, or (``mbr``) the highest expected
     overlap under the softmax of the scores over the top MBR_TOP, as span.py picks."""
     from rag.answerer import span as S
@@ -245,6 +248,25 @@ def _span_f1(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], w: np.n
     return total / len(rows)
 
 
+def _short_answers(examples: list[tuple[str, str, str, list[str]]], weights: dict[str, float]) -> tuple[float, float]:
+    """EM and F1 of span.short_answer (the whole rule: pick, edge cut, number/date cut) with these weights."""
+    from rag.answerer import span as S
+    from rag.evaluate import exact_match
+
+    saved = S.WEIGHTS
+    S.WEIGHTS = weights
+    S._short_answer.cache_clear()
+    em = f1 = 0.0
+    for _, q, sent, golds in examples:
+        span = S.short_answer(q, sent)
+        pred = sent[span[0] : span[1]] if span else sent
+        em += best_over(golds, exact_match, pred)
+        f1 += best_over(golds, f1_score, pred)
+    S.WEIGHTS = saved
+    S._short_answer.cache_clear()
+    return em / len(examples), f1 / len(examples)
+
+
 def calibrate_span() -> None:
     """Fit the span weights on ARCD train; report F1 of the chosen span given the gold sentence,
     cross-validated over 5 folds of article titles, and the weights to paste into span.py."""
@@ -252,25 +274,32 @@ def calibrate_span() -> None:
 
     from rag.answerer import span as S
 
-    rows = span_rows(span_examples())
+    examples = span_examples()
+    rows = span_rows(examples)
     print(f"{len(rows)} questions; best candidate (oracle) F1 {np.mean([y.max() for _, _, y, _ in rows]):.3f}")
     current = np.array([S.WEIGHTS.get(f, 0.0) for f in S.FEATURES])
-    print(f"current weights: F1 {_span_f1(rows, current):.3f} (top score: {_span_f1(rows, current, False):.3f})")
+    print(f"current weights: candidate F1 {_span_f1(rows, current):.3f} (top: {_span_f1(rows, current, False):.3f})")
     titles = sorted({t for t, _, _, _ in rows})
     random.Random(0).shuffle(titles)
-    total = argmax = 0.0
+    total = argmax = em_out = f1_out = 0.0
     for k in range(5):
         fold = set(titles[k::5])
         w = fit_span([r for r in rows if r[0] not in fold])
         test = [r for r in rows if r[0] in fold]
         total += _span_f1(test, w) * len(test)
         argmax += _span_f1(test, w, False) * len(test)
+        held = [e for e in examples if e[0] in fold]
+        em, f1 = _short_answers(held, dict(zip(S.FEATURES, w.tolist(), strict=True)))
+        em_out += em * len(held)
+        f1_out += f1 * len(held)
     print(
-        f"5-fold cross-validated F1 (folds by article): {total / len(rows):.3f} "
+        f"5-fold cross-validated candidate F1 (folds by article): {total / len(rows):.3f} "
         f"(top score instead of expected overlap: {argmax / len(rows):.3f})"
     )
+    print(f"5-fold cross-validated short answer: EM {em_out / len(examples):.3f} F1 {f1_out / len(examples):.3f}")
     w = fit_span(rows)
-    print(f"fitted on all: F1 {_span_f1(rows, w):.3f}")
+    em, f1 = _short_answers(examples, dict(zip(S.FEATURES, w.tolist(), strict=True)))
+    print(f"fitted on all: candidate F1 {_span_f1(rows, w):.3f}; short answer EM {em:.3f} F1 {f1:.3f}")
     print("WEIGHTS = {\n" + "".join(f'    "{f}": {x:.3f},\n' for f, x in zip(S.FEATURES, w, strict=True)) + "}")
 
 
