@@ -6,8 +6,10 @@ the ones of the sentence that are *not* in the question, next to the ones that a
 المغرب هي الرباط": the question's words locate the answer, the new words are it). So the
 sentence is cut into runs of new words (between question words and punctuation), each run
 is scored by how closely it touches the question's words and whether it holds the expected
-kind of answer, and the best run, trimmed to the kind's usual length, is the short answer.
-Pure functions over strings: no model, no index.
+kind of answer (weights fitted on ARCD by benchmarks/calibrate.py), the scores become
+probabilities, and the answer is the run with the highest expected overlap with the likely
+ones (F1 pays for overlap); a number or a date is then cut to its expression, other answers
+lose the question's own words at their edges. Pure functions over strings: no model, no index.
 """
 
 from __future__ import annotations
