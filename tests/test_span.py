@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answerer.span import expected_kind, short_answer
+from rag.answerer.span import clean_question, expected_kind, pick_by_overlap, short_answer
 from rag.crosslingual import (
     arabic_skeleton,
     fusion_weight,
@@ -57,6 +57,13 @@ KINDS = [
     ("How many people were injured?", "number"),
     ("Why did the talks fail?", "reason"),
     ("Who is the prime minister?", "person"),
+    # "على يد من" / "ضد من": a person after a preposition
+    ("على يد من تأسست المدينة؟", "person"),
+    ("ضد من لعب الفريق في النهائي؟", "person"),
+    # forms as typed: "ماهي" in one word, a leading dash, a stray article after the question mark
+    ("ماهو سبب انقطاع الكهرباء؟", "reason"),
+    (" - متى بدأت الحرب الأهلية؟ ال", "date"),
+    ("ماهي عملة اليابان؟ ال", "thing"),
 ]
 
 
@@ -99,6 +106,48 @@ def test_the_short_answer_is_the_span_that_answers(question: str, sentence: str,
     assert expected in got  # the answer itself …
     assert len(got) <= len(sentence) // 2 + len(expected)  # … not the whole sentence again
     assert got == got.strip() and got[-1] not in "،,.؛"  # a clean span of the sentence
+
+
+@pytest.mark.parametrize(
+    ("question", "cleaned"),
+    [
+        (" - ما هي عاصمة المغرب؟ ال", "ما هي عاصمة المغرب"),
+        ("ماهي عملة اليابان؟", "ما هي عملة اليابان"),
+        ("ماهو أطول نهر؟", "ما هو أطول نهر"),
+        ("ماذا حدث؟", "ماذا حدث"),  # "ماذا" is a word of its own, not "ما" + "ذا"
+        ("من هو المالك الحالي للنادي؟", "من هو المالك الحالي للنادي"),
+    ],
+)
+def test_questions_are_cleaned_of_stray_marks(question: str, cleaned: str) -> None:
+    assert clean_question(question) == cleaned
+
+
+# Sentences of other styles (encyclopaedia, everyday, news): where the answer starts.
+OPENINGS = [
+    ("ما الدولتان اللتان وقعتا الاتفاقية؟", "وقعت الاتفاقية دولتا مصر والأردن في العاصمة عمان أمس.", "مصر والأردن"),
+    ("ماذا سمي الكيان الجديد؟", "وسمي الكيان الجديد الاتحاد السوفيتي، وكانت عاصمته موسكو.", "الاتحاد السوفيتي"),
+    ("على يد من تأسست المدينة؟", "تأسست المدينة على يد القائد عقبة بن نافع في القرن السابع.", "القائد عقبة بن نافع"),
+    ("من كتب الرواية؟", "كتب الرواية الأديب المصري نجيب محفوظ عام 1959.", "الأديب المصري نجيب محفوظ"),
+    ("ما نظام الحكم في البلاد؟", "نظام الحكم في البلاد ملكي دستوري، وعاصمتها الرباط.", "ملكي دستوري"),
+    ("بماذا تشتهر المدينة؟", "تشتهر المدينة بصناعة الفخار والسجاد اليدوي منذ قرون.", "بصناعة الفخار والسجاد اليدوي"),
+    ("ما المنصب الذي شغله قبل ذلك؟", "وقبل ذلك شغل منصب وزير الخارجية لمدة خمس سنوات.", "وزير الخارجية"),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence", "opening"), OPENINGS)
+def test_the_answer_opens_with_the_new_words_not_the_question_s(question: str, sentence: str, opening: str) -> None:
+    span = short_answer(question, sentence)
+    assert span is not None
+    assert sentence[span[0] : span[1]].startswith(opening)
+
+
+def test_the_pick_is_the_span_overlapping_the_likely_answers_most() -> None:
+    # One span scores highest alone, but three overlapping ones hold more of the probability:
+    # F1 pays for overlap, so the span they share wins.
+    scored = [(2.0, 0, 1), (1.8, 5, 7), (1.8, 5, 8), (1.8, 4, 7)]
+    assert pick_by_overlap(scored)[1:] == (5, 7)
+    # With a clear favourite, the favourite.
+    assert pick_by_overlap([(6.0, 0, 1), (1.0, 5, 7), (1.0, 5, 8)])[1:] == (0, 1)
 
 
 def test_the_answer_is_not_a_number_the_question_already_gave() -> None:
