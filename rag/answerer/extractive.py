@@ -48,7 +48,8 @@ W_TITLE_WORD = 0.3
 # 75.8% → 76.5% (0.5-1.5 within 0.2 points of each other), the seed set unchanged.
 W_RETRIEVAL = 1.0
 # A second quote is added only when it scores nearly as well as the first and comes
-# from a different passage (questions whose answer is spread over two articles).
+# from a different passage (questions whose answer is spread over two articles). The two are
+# compared without W_RETRIEVAL's term: a lower-ranked article may hold the other half.
 SECOND_QUOTE_RATIO = 0.9
 # The refusal threshold on refusal_score(), set by `python benchmarks/calibrate.py refusal`:
 # the value that still answers 97% of the answerable calibration questions (ARCD on its own
@@ -81,6 +82,7 @@ class Unit:
     end: int
     text: str
     score: float
+    own: float  # the score without the passage's retrieval rank (compared for a second quote)
     lexical: float  # coverage of the question's words by the unit and its article's title (refusal evidence)
 
 
@@ -265,13 +267,9 @@ def score_units(
             bonus = W_TYPE
         elif kind == "date" and (_numbers(utext) - q_numbers or _MONTH.search(utext)):
             bonus = W_TYPE
-        score = (
-            W_LEXICAL * focus
-            + W_DENSE * (scale.level(_dense(p)) - top_dense)
-            + W_RETRIEVAL * retrieval
-            + bonus * min(1.0, 2 * coverage)
-        )
-        units.append(Unit(p, start, end, utext, score, evidence))
+        own = W_LEXICAL * focus + W_DENSE * (scale.level(_dense(p)) - top_dense) + bonus * min(1.0, 2 * coverage)
+        score = own + W_RETRIEVAL * retrieval
+        units.append(Unit(p, start, end, utext, score, own, evidence))
     units.sort(key=lambda u: -u.score)
     return units, Evidence(dense=top_dense, lexical=units[0].lexical)
 
@@ -307,7 +305,7 @@ def extract_answer(
     for u in units[1:]:
         if len(chosen) >= max_quotes:
             break
-        if u.score >= SECOND_QUOTE_RATIO * units[0].score and all(
+        if u.own >= SECOND_QUOTE_RATIO * units[0].own and all(
             u.passage.chunk.doc_id != c.passage.chunk.doc_id for c in chosen
         ):
             chosen.append(u)
