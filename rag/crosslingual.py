@@ -160,6 +160,13 @@ def keyword_share(question: str) -> float:
     return min(1.0, (arabic + read) / (arabic + latin))
 
 
+def arabic_share(question: str) -> float:
+    """Arabic words / (Arabic words + English content words) of the question; 1 with no English content word."""
+    arabic = len(_ARABIC_WORD.findall(question))
+    latin = sum(1 for m in _LATIN_WORD.finditer(question) if m.group(0).lower() not in _ENGLISH_STOP)
+    return 1.0 if latin == 0 else arabic / (arabic + latin)
+
+
 def fusion_weight(question: str, weight: float) -> float:
     """The dense side's share in hybrid fusion: ``weight`` for an Arabic question, rising to 1 as
     less of the question is Arabic (BM25 cannot score words it cannot analyse)."""

@@ -58,3 +58,33 @@ def test_name_matches_join_bm25_evidence_or_stand_in_for_it() -> None:
     assert list(with_names(np.zeros(3), names)) == list(names)  # BM25 matched nothing: names alone
     mixed = with_names(bm25, names)
     assert mixed[0] > mixed[1] and mixed[2] > mixed[1]  # the name's text and BM25's best both lead
+
+
+def test_the_arabic_share_counts_content_words_by_script() -> None:
+    from rag.crosslingual import arabic_share
+
+    assert arabic_share("كم عدد اللاجئين السوريين في تركيا؟") == 1.0
+    assert arabic_share("How many Syrian refugees does Turkey host?") == 0.0
+    assert arabic_share("كم عدد refugees في تركيا؟") == 0.8  # 4 Arabic words, 1 English content word
+    assert arabic_share("ما هو Erdogan؟") == 2 / 3
+    assert arabic_share("2016") == 1.0  # figures belong to no script
+
+
+def test_the_refusal_rule_moves_from_the_arabic_to_the_english_one_with_the_share() -> None:
+    from rag.answerer import extractive as A
+
+    def score(lexical: float, dense: float, arabic: float) -> float:
+        return A.refusal_score(A.Evidence(dense=dense, lexical=lexical, arabic=arabic))
+
+    # An Arabic question: the plain sum against REFUSAL_THRESHOLD.
+    assert score(0.6, 0.5, 1.0) == 0.6 + A.W_REFUSAL_DENSE * 0.5
+    # An English one: words weigh less and the cosine more; rescaled to the same threshold.
+    en = (A.W_REFUSAL_LEXICAL_EN * 0.6 + A.W_REFUSAL_DENSE_EN * 0.5) * A.REFUSAL_THRESHOLD / A.REFUSAL_THRESHOLD_EN
+    assert abs(score(0.6, 0.5, 0.0) - en) < 1e-12
+    # Same words found, higher cosine: an English question is answered where an Arabic one is not …
+    assert score(0.3, 0.5, 0.0) >= A.REFUSAL_THRESHOLD > score(0.3, 0.5, 1.0)
+    # … and an unrelated one (cosine at the unrelated level) is refused even with its words found.
+    assert score(0.9, 0.0, 0.0) < A.REFUSAL_THRESHOLD
+    # A mixed question lies between the two.
+    lo, hi = sorted((score(0.6, 0.3, 0.0), score(0.6, 0.3, 1.0)))
+    assert lo <= score(0.6, 0.3, 0.5) <= hi
