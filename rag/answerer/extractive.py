@@ -39,7 +39,7 @@ W_TYPE = 0.25
 W_LOCAL = 1.0
 # A question word found in the title of the passage's article names the topic the article is
 # about ("أردوغان" in an article titled with his name); it tells which article, not which of its
-# sentences, answers, so within that passage it keeps only this share of its weight. ARCD's
+# sentences, answers, so within that passage it keeps only this share of its weight. ARCD's first
 # quotes held the answer 74.2% of the time without it, 75.8% with it; the seed set 21 → 22 of 24
 # (benchmarks/calibrate.py answerer; 0.2-0.4 all gain, 0 loses: the title word still counts).
 W_TITLE_WORD = 0.3
@@ -52,10 +52,10 @@ W_RETRIEVAL = 1.0
 # compared without W_RETRIEVAL's term: a lower-ranked article may hold the other half.
 SECOND_QUOTE_RATIO = 0.9
 # The refusal threshold on refusal_score(), set by `python benchmarks/calibrate.py refusal`:
-# the value that still answers 97% of the answerable calibration questions (ARCD on its own
-# corpus, the seed set on the articles). It refused 0/24 answerable seed questions (lowest
-# score 1.21), both unanswerable ones (0.09, 0.74), 81-99% of off-topic questions and 64% of
-# ARCD questions whose article was removed from the index (benchmarks/README.md: the table).
+# the value that still answers 97% of the Arabic answerable calibration questions (ARCD on its
+# own corpus, the seed set on the articles). Re-measured 2026-12-05: it refuses 0/24 answerable
+# seed questions, both unanswerable ones, 81-99% of off-topic questions, 2.9% of answerable ARCD
+# and 62.5% of ARCD questions whose article was removed (benchmarks/README.md: the tables).
 REFUSAL_THRESHOLD = 1.06
 # The cosine's weight in refusal_score. A heavier cosine refuses a few more ARCD questions whose
 # article was removed (0.671 at 2.75 with a refit threshold) but far more English ones that the
