@@ -149,11 +149,17 @@ def skeletons_match(name: str, arabic: str) -> bool:
     return min(len(name), len(arabic)) >= 3 and (arabic.startswith(name) or name.startswith(arabic))
 
 
+def _word_counts(question: str) -> tuple[int, int]:
+    """The question's Arabic words and its English content words (function words left out)."""
+    arabic = len(_ARABIC_WORD.findall(question))
+    latin = sum(1 for m in _LATIN_WORD.finditer(question) if m.group(0).lower() not in _ENGLISH_STOP)
+    return arabic, latin
+
+
 def keyword_share(question: str) -> float:
     """Share of the question's content words the keyword side can match: Arabic words, and names
     in Latin script (matched by skeleton); 1 for an Arabic question."""
-    arabic = len(_ARABIC_WORD.findall(question))
-    latin = sum(1 for m in _LATIN_WORD.finditer(question) if m.group(0).lower() not in _ENGLISH_STOP)
+    arabic, latin = _word_counts(question)
     if latin == 0:
         return 1.0
     read = NAME_WORTH * len(latin_names(question)) + GLOSSARY_WORTH * len(translated_terms(question))
@@ -162,8 +168,7 @@ def keyword_share(question: str) -> float:
 
 def arabic_share(question: str) -> float:
     """Arabic words / (Arabic words + English content words) of the question; 1 with no English content word."""
-    arabic = len(_ARABIC_WORD.findall(question))
-    latin = sum(1 for m in _LATIN_WORD.finditer(question) if m.group(0).lower() not in _ENGLISH_STOP)
+    arabic, latin = _word_counts(question)
     return 1.0 if latin == 0 else arabic / (arabic + latin)
 
 
@@ -180,12 +185,9 @@ def with_names(bm25: np.ndarray, names: np.ndarray) -> np.ndarray:
         return bm25
     if not bm25.any():
         return names
+    from .retrieve import _minmax  # the scaling fusion uses (only retrieval calls this)
+
     return (1 - NAME_SHARE) * _minmax(bm25) + NAME_SHARE * _minmax(names)
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
-    span = float(x.max() - x.min())
-    return (x - x.min()) / span if span > 0 else np.ones_like(x)
 
 
 def name_scores(question: str, texts: Sequence[str]) -> list[float]:
