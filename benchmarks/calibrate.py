@@ -19,7 +19,7 @@ the seed set, so we make them from the data we have):
   from* (all paragraphs sharing its title are filtered out of the ranking): same style,
   same domain, answer absent — the hard case;
 - the two unanswerable seed questions.
-The threshold is the one that refuses at most 3% of the Arabic answerable questions while
+The threshold is the one that refuses at most 3% of ARCD's answerable questions while
 refusing as many unanswerable ones as possible.
 """
 
@@ -163,23 +163,26 @@ def calibrate_refusal(data: dict[str, Any]) -> float:
     names = list(dict.fromkeys(groups))
     print("| dense weight | threshold | " + " | ".join(f"{g} refused" for g in names) + " |")
     print("|---|---|" + "---|" * len(names))
-    saved = A.W_REFUSAL_DENSE
+    saved, saved_t = A.W_REFUSAL_DENSE, A.REFUSAL_THRESHOLD
     chosen = 0.0
     for wd in (1.0, 1.5, 2.0, 2.75, 4.0):
         A.W_REFUSAL_DENSE = wd
-        scores = np.array([A.refusal_score(ev) for ev in evs])
-        # The threshold answers 97% of the Arabic answerable questions; English ones are scored on
-        # their own scale (rescaled to this threshold), whose refusals the English columns show.
-        pos = np.sort(scores[np.array([g in ("seed", "arcd") for g in groups])])
-        at3 = float(pos[int(np.floor(MAX_ANSWERABLE_REFUSED * len(pos)))])
-        shown = [at3] if wd != saved else sorted({round(at3, 3), *np.round(np.percentile(pos, [1, 2, 5, 10]), 3)})
+        # The threshold answers 97% of ARCD's answerable questions (and the seed's, which score
+        # higher); English ones are scored on their own scale, rescaled to the threshold in force
+        # (so each row rescales to its own), whose refusals the English columns show.
+        A.REFUSAL_THRESHOLD = 1.0
+        arcd = np.sort([A.refusal_score(ev) for ev, g in zip(evs, groups, strict=True) if g == "arcd"])
+        at3 = float(arcd[int(np.floor(MAX_ANSWERABLE_REFUSED * len(arcd)))])
+        shown = [at3] if wd != saved else sorted({round(at3, 3), *np.round(np.percentile(arcd, [1, 2, 5, 10]), 3)})
         for t in shown:
+            A.REFUSAL_THRESHOLD = t
+            scores = np.array([A.refusal_score(ev) for ev in evs])
             cells = [f"{np.mean(scores[np.array([x == g for x in groups])] < t):.3f}" for g in names]
             mark = " (chosen)" if wd == saved and round(t, 3) == round(at3, 3) else ""
             print(f"| {wd} | {t:.3f}{mark} | " + " | ".join(cells) + " |")
         if wd == saved:
             chosen = at3
-    A.W_REFUSAL_DENSE = saved
+    A.W_REFUSAL_DENSE, A.REFUSAL_THRESHOLD = saved, saved_t
     return chosen
 
 

@@ -170,9 +170,24 @@ _CONJ_ARTICLE = re.compile("^[وف](?=(?:ال|بال|كال|لل)...)")
 _CONJ = re.compile("^[وف](?=....)")
 
 
-def kept_words(text: str) -> list[str]:
-    """The content words of ``text`` as written (lower case, no diacritics): what analyze_words analyses."""
-    stop = stopwords()
+# The cardinal directions are adverbs to arabic-stopwords ("شمال المدينة"), yet they are what a
+# geography question asks about ("ما الدولة التي تقع شمال لبنان؟") and the sentence that answers
+# holds ("ومن الشمال لبنان"); the answerer reads them (keyword retrieval does not: its index would
+# have to be rebuilt). ARCD contains +0.004 (benchmarks/README.md: the quoted sentence).
+_DIRECTIONS = ("شمال", "جنوب", "شرق", "غرب")
+
+
+@lru_cache(maxsize=1)
+def _answer_stopwords() -> frozenset[str]:
+    return frozenset(w for w in stopwords() if not any(d in w for d in _DIRECTIONS))
+
+
+def kept_words(text: str, *, answering: bool = False) -> list[str]:
+    """The content words of ``text`` as written (lower case, no diacritics): what analyze_words analyses.
+
+    ``answering``: as the answerer reads them (the cardinal directions count as content words).
+    """
+    stop = _answer_stopwords() if answering else stopwords()
     out = []
     for raw in _WORD.findall(_PRE.sub("", unicodedata.normalize("NFKC", text)).lower()):
         key = normalize_arabic(raw)
@@ -182,15 +197,18 @@ def kept_words(text: str) -> list[str]:
     return out
 
 
-def analyze_words(text: str) -> list[tuple[str, ...]]:
-    """Per content word, in order: its keyword term, plus the term without a leading و/ف when ambiguous."""
+def analyze_words(text: str, *, answering: bool = False) -> list[tuple[str, ...]]:
+    """Per content word, in order: its keyword term, plus the term without a leading و/ف when ambiguous.
+
+    ``answering``: the words the answerer reads (kept_words).
+    """
     snowball = _stemmer().stemWord
 
     def stem(word: str) -> str:
         return snowball(word).replace("ءا", "ا")
 
     out: list[tuple[str, ...]] = []
-    for raw in kept_words(text):
+    for raw in kept_words(text, answering=answering):
         key = normalize_arabic(raw)
         if key[0].isdigit():
             out.append((key,))
@@ -209,6 +227,25 @@ def analyze_words(text: str) -> list[tuple[str, ...]]:
         else:
             out.append((normalize_arabic(stem(raw)),))
     return out
+
+
+_LONG_VOWELS = re.compile("[اويى]")
+
+
+@lru_cache(maxsize=100_000)
+def loose_stem(stem: str) -> str:
+    """The form two stems of one word family are compared in when they differ only in their inner
+    long vowels or the imperfect prefix: "اقليم"/"اقاليم" → اقلم, "انتشر"/"انتشار" → انتشر,
+    "تتركز"/"يتركز" → يتركز (ت read as ي). Only for matching a question's words
+    against a sentence's (rag/answerer): Arabic derives related words by inner vowels, which
+    Snowball keeps. Stems under four letters and figures are left as they are.
+    """
+    if len(stem) < 4 or not "\u0621" <= stem[0] <= "\u064a":
+        return stem
+    if stem[0] == "ت":
+        stem = "ي" + stem[1:]
+    loose = stem[0] + _LONG_VOWELS.sub("", stem[1:])
+    return loose if len(loose) >= 3 else stem
 
 
 def analyze(text: str) -> list[str]:
