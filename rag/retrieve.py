@@ -82,11 +82,8 @@ def hybrid_candidates(
     # of it BM25 can read, and names add to the keyword evidence (rag/crosslingual.py).
     weight = fusion_weight(question, weight)
     dense = store.search(query_vec, k)
-    bm25_all, matched = keywords.scores(analyze_for_bm25(question))
-    for terms in translated_terms(question):  # an English word: the best of its Arabic renderings
-        alts = [keywords.scores([t]) for t in terms]
-        bm25_all = bm25_all + np.max([a for a, _ in alts], axis=0)
-        matched = matched | np.any([m for _, m in alts], axis=0)
+    # An English word counts once, as the best of its Arabic renderings.
+    bm25_all, matched = keywords.scores(analyze_for_bm25(question), translated_terms(question))
     kw_top = [p for p, _ in keywords.top(bm25_all, matched, k)]
     positions = list(dict.fromkeys([p for p, _ in dense] + kw_top))
     if not positions:

@@ -262,3 +262,19 @@ def test_term_stats_round_trip_counts_chunks_with_titles(tmp_path: Path) -> None
     russia = analyze_for_bm25("روسيا")[0]  # only in a title
     assert stats.n_chunks == 2 and stats.df[president] == 2 and stats.df[russia] == 1
     assert stats.idf(russia) > stats.idf(president)
+
+
+@pytest.mark.parametrize("method", ["lucene", "bm25+"])
+def test_a_group_of_alternative_terms_adds_its_best_term_once(method: str) -> None:
+    # The first chunk holds two renderings of one word: it still counts once, the better one.
+    terms = [["روسي", "روس", "ترك"], ["روس", "سوري"], ["سوري", "سوري", "ترك"], ["اردن"]]
+    index = KeywordIndex.build(terms, BM25Params(method=method))
+    groups = [("روسي", "روس"), ("سوري", "غايب")]  # one word's renderings; one the index lacks
+    scores, matched = index.scores(["ترك"], groups)
+    expected, expected_matched = index.scores(["ترك"])
+    for group in groups:
+        alts = [index.scores([t]) for t in group]
+        expected = expected + np.max([a for a, _ in alts], axis=0)
+        expected_matched = expected_matched | np.any([m for _, m in alts], axis=0)
+    assert np.allclose(scores, expected) and (matched == expected_matched).all()
+    assert not matched[3]  # the chunk holding none of them

@@ -337,8 +337,12 @@ class KeywordIndex:
         lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
         return col, lo, min(hi, lo + self.max_postings)
 
-    def scores(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 score of every chunk for analysed query terms, and which chunks share at least one term."""
+    def scores(self, terms: Sequence[str], alternatives: Sequence[Sequence[str]] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 score of every chunk for analysed query terms, and which chunks share at least one term.
+
+        ``alternatives``: groups of terms standing for one word (an English word's Arabic renderings,
+        rag/crosslingual.py); a group adds, per chunk, the score of its best term there, once.
+        """
         scores = np.zeros(self.n_chunks, dtype=np.float32)
         matched = np.zeros(self.n_chunks, dtype=bool)
         # A repeated query term counts again, as in Lucene and bm25s.
@@ -352,6 +356,31 @@ class KeywordIndex:
             matched[rows] = True
             if self.nonoccurrence is not None:
                 scores += self.nonoccurrence[col]
+        if alternatives and self.nonoccurrence is not None:
+            # Variants that score absent terms too: each term's whole score array.
+            for group in alternatives:
+                alts = [self.scores([t]) for t in group]
+                scores += np.max([a for a, _ in alts], axis=0)
+                matched |= np.any([m for _, m in alts], axis=0)
+        elif alternatives:
+            # Only the chunks in the group's postings change, so one scratch array of per-chunk bests
+            # is reused (at a million chunks, a full score array per rendering cost 2.4x as much).
+            best = np.zeros(self.n_chunks, dtype=np.float32)
+            for group in alternatives:
+                touched = []
+                for t in group:
+                    span = self._column(t)
+                    if span is None:
+                        continue
+                    _, lo, hi = span
+                    rows = self.indices[lo:hi]
+                    best[rows] = np.maximum(best[rows], self.data[lo:hi])
+                    touched.append(rows)
+                if touched:
+                    rows = np.concatenate(touched)  # a chunk listed twice gets the same sum twice
+                    scores[rows] += best[rows]
+                    matched[rows] = True
+                    best[rows] = 0.0
         return scores, matched
 
     def top(self, scores: np.ndarray, matched: np.ndarray, k: int) -> list[tuple[int, float]]:
