@@ -51,8 +51,12 @@ def _cosines(store: IndexStore, query_vec: np.ndarray, positions: Sequence[int])
 def keyword_candidates(
     store: IndexStore, keywords: KeywordIndex, query_vec: np.ndarray, question: str, k: int
 ) -> list[Candidate]:
-    """Top-k chunks by BM25 (chunks sharing no keyword with the question are never returned)."""
-    hits = keywords.search(question, k)
+    """Top-k chunks by BM25 (chunks sharing no keyword with the question are never returned); an
+    English word counts as the best of its Arabic renderings, as in hybrid search."""
+    from .crosslingual import translated_terms
+    from .index.keywords import analyze_for_bm25
+
+    hits = keywords.top(*keywords.scores(analyze_for_bm25(question), translated_terms(question)), k) if k > 0 else []
     if not hits:
         return []
     cos = _cosines(store, query_vec, [p for p, _ in hits])

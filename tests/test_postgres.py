@@ -253,6 +253,34 @@ def test_one_question_reads_hits_rows_and_frequencies_in_one_statement(
             assert (rows.n_chunks, rows.version) == (len(chunks), store.stats().version)
 
 
+def test_a_group_of_alternative_terms_adds_its_best_term_once(
+    pg_server: tuple[str, object | None], pg_schema: str
+) -> None:
+    """An English word's renderings: per chunk the best of them counts, once (as KeywordIndex.scores)."""
+    corpus = Corpus()
+    with store_for(pg_server[0], pg_schema) as store:
+        store.ensure_schema()
+        docs, chunks = make_batch("g", 20, seed=21)
+        store.upsert_documents(docs, chunks, vectors(chunks))
+        corpus.upsert(docs, chunks, vectors(chunks))
+        ids = {pk: c.chunk_id for pk, c in store.chunks(list(range(1, 500))).items()}
+        terms = analyze_for_bm25("أسعار النفط")
+        groups = [tuple(analyze_for_bm25("الذهب مصر")), ("لاتوجد", *analyze_for_bm25("القدم"))]
+        want = dict(corpus.bm25(terms))
+        for group in groups:
+            alts = [corpus.bm25([t]) for t in group]
+            for cid in set().union(*alts):
+                want[cid] = want.get(cid, 0.0) + max(a.get(cid, 0.0) for a in alts)
+        qvec = HashEmbeddings(DIM).embed_query_vector("أسعار النفط")
+        rows = store.read_question("keyword", qvec, terms, pool=500, alternatives=groups)
+        got = {ids[h.pk]: h.keyword for h in rows.hits}
+        assert got.keys() == want.keys() and len(got) > len(corpus.bm25(terms))
+        assert all(got[c] == pytest.approx(want[c], rel=1e-9) for c in want)
+        # Without alternatives the statement is the plain one, and scores as before.
+        plain = store.read_question("keyword", qvec, terms, pool=500)
+        assert {ids[h.pk]: h.keyword for h in plain.hits} == pytest.approx(corpus.bm25(terms), rel=1e-9)
+
+
 def test_opening_a_missing_index_or_a_wrong_dsn_is_one_clear_error(
     pg_server: tuple[str, object | None], pg_schema: str
 ) -> None:

@@ -252,23 +252,29 @@ def test_an_indexer_killed_mid_run_leaves_whole_articles_and_a_rerun_completes_t
     assert f"consistent ({n_articles} articles, {total} chunks" in repaired.stdout
 
 
+@pytest.mark.parametrize("gold", [SEED, ROOT / "data" / "gold" / "seed_qa_en.jsonl"], ids=["arabic", "english"])
 def test_rag_eval_of_the_seed_set_on_postgres_gives_the_local_figures(
-    pg_server: tuple[str, object | None], pg_schema: str, sample_index: Path, tmp_path: Path
+    pg_server: tuple[str, object | None], pg_schema: str, sample_index: Path, tmp_path: Path, gold: Path
 ) -> None:
+    # In English too: every glossary rendering of a word (the best one counts) and the names
+    # matched by skeleton reach the PostgreSQL search as they reach the local one.
     local_env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_INDEX_DIR": str(sample_index), "OMP_NUM_THREADS": "1"}
     pg_env = _env(pg_server[0], pg_schema)
     assert _rag(pg_env, "index", str(ARTICLES)).returncode == 0
     figures = {}
     for name, env in (("local", local_env), ("postgres", pg_env)):
         out = tmp_path / f"{name}.json"
-        done = _rag(env, "eval", str(SEED), "--json", str(out), "--no-progress")
+        done = _rag(env, "eval", str(gold), "--json", str(out), "--no-progress")
         assert done.returncode == 0, done.stderr[-2000:]
         m = json.loads(out.read_text(encoding="utf-8"))
         figures[name] = {
             "hit@1": m["retrieval"]["hit@1"],
             "hit@5": m["retrieval"]["hit@5"],
+            "mrr@10": m["retrieval"]["mrr@10"],
             "contains": m["answer"]["contains"],
             "f1": m["answer"]["f1"],
+            "answerable refused": m["refusal"]["answerable_refused"],
+            "unanswerable refused": m["refusal"]["unanswerable_refused"],
         }
     assert figures["postgres"] == pytest.approx(figures["local"], abs=1e-9)
-    assert figures["local"]["hit@1"] > 0.9  # the comparison is of a working pipeline
+    assert figures["local"]["hit@1"] > 0.6  # the comparison is of a working pipeline

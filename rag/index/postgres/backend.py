@@ -233,20 +233,23 @@ class PgSnapshot:
         """The question's candidates, with their chunks, articles and the document frequencies of the
         question's words (the answerer's IDF weights) read in the same statement: one round trip."""
         from ...arabic import analyze_words
-        from ...crosslingual import english_keys, fusion_weight, translated_terms
+        from ...crosslingual import english_keys, fusion_weight, latin_names, translated_terms
         from ...retrieve import Candidate
         from ..keywords import analyze_for_bm25
 
-        # An English word reaches BM25 as its glossary's best Arabic rendering (rag.crosslingual).
-        terms = analyze_for_bm25(question) + [group[0] for group in translated_terms(question)]
-        if mode == "keyword" and not terms:
+        terms = analyze_for_bm25(question)
+        # An English word reaches BM25 as the best of its glossary's Arabic renderings (rag.crosslingual).
+        alternatives = translated_terms(question)
+        if mode == "keyword" and not terms and not alternatives:
             return []
         # The answerer weighs every reading of every question word (rag.answerer.extractive).
         wanted = {t for word in analyze_words(question) for t in word} | set(terms)
+        wanted |= {t for group in alternatives for t in group}
         wanted |= {k for word in english_keys(question) for k in word if not k.startswith("~")}
 
         # A question partly in another script leans on the cross-lingual dense side, as locally.
-        rows = self.store.read_question(mode, query_vec, terms, pool, fusion_weight(question, weight), wanted)
+        weight = fusion_weight(question, weight)
+        rows = self.store.read_question(mode, query_vec, terms, pool, weight, wanted, alternatives)
         with self._lock:
             self._chunks.update(rows.chunks)
             self._docs.update(rows.documents)
@@ -257,11 +260,30 @@ class PgSnapshot:
                 # version's; leave the cache to this one, and let the pipeline reopen next question.
                 self._stale = True
         # Every search mode returns the cosine (dense is never None here).
-        return [Candidate(h.pk, h.score, h.dense or 0.0, h.keyword) for h in rows.hits]
+        hits = [Candidate(h.pk, h.score, h.dense or 0.0, h.keyword) for h in rows.hits]
+        if mode == "hybrid" and fusion == "score" and hits and latin_names(question):
+            # Latin-script names matched by skeleton join the keyword evidence, as locally: hybrid
+            # returns the whole candidate pool with both scores, so it is fused again here.
+            hits = _fused_with_names(question, hits, [rows.chunks[c.pos].text for c in hits], weight)
+        return hits
 
     @property
     def term_stats(self) -> TermStats:
         return TermStats(self.n_chunks, self._df)
+
+
+def _fused_with_names(question: str, hits: list[Candidate], texts: list[str], weight: float) -> list[Candidate]:
+    """rag.retrieve.hybrid_candidates' fusion of the pool, with the question's names in the keyword side."""
+    from ...crosslingual import name_scores, with_names
+    from ...retrieve import Candidate, _minmax
+
+    cos = np.array([c.dense for c in hits], dtype=np.float64)
+    bm = np.array([c.keyword or 0.0 for c in hits], dtype=np.float64)
+    bm = with_names(bm, np.asarray(name_scores(question, texts), dtype=np.float64))
+    fused = weight * _minmax(cos) + (1 - weight) * _minmax(bm)
+    out = [Candidate(c.pos, float(f), c.dense, float(b)) for c, f, b in zip(hits, fused, bm, strict=True)]
+    out.sort(key=lambda c: -c.score)  # stable: ties keep the statement's order
+    return out
 
 
 class _ChunkLookup(Mapping[int, Chunk]):

@@ -115,8 +115,29 @@ qt AS (
     SELECT p.chunk, sum(p.qn * {_BM25_WEIGHT}) AS score FROM p CROSS JOIN st GROUP BY p.chunk
 )"""
 
-_HYBRID_HITS = f"""
-WITH {_BM25_CTES}, kw AS (
+# The same with groups of alternative terms (an English word's Arabic renderings, rag/crosslingual.py):
+# each query term comes with a group number, and a group adds, per chunk, its best term's score
+# once (as KeywordIndex.scores with ``alternatives``). A plain term is a group of its own.
+_BM25_CTES_GROUPED = f"""
+qt AS (
+    SELECT term, grp, count(*)::float8 AS qn
+    FROM unnest(%(terms)s::text[], %(groups)s::int[]) AS t(term, grp) GROUP BY term, grp
+), st AS (
+    SELECT n_chunks::float8 AS n,
+           CASE WHEN n_chunks > 0 THEN total_length::float8 / n_chunks ELSE 1 END AS avgdl
+    FROM rag_stats
+), p AS (
+    SELECT p.chunk, p.tf, p.length, qt.qn, qt.grp, td.df::float8 AS df
+    FROM qt JOIN term_df td ON td.term = qt.term
+    CROSS JOIN LATERAL (SELECT chunk, tf, length FROM postings WHERE term = qt.term OFFSET 0) p
+), bm AS (
+    SELECT chunk, sum(best) AS score
+    FROM (SELECT p.chunk, max(p.qn * {_BM25_WEIGHT}) AS best FROM p CROSS JOIN st GROUP BY p.chunk, p.grp) g
+    GROUP BY chunk
+)"""
+
+_HYBRID_HITS_T = """
+WITH {ctes}, kw AS (
     SELECT chunk AS pk, row_number() OVER (ORDER BY score DESC, chunk) AS krank
     FROM bm ORDER BY score DESC, chunk LIMIT %(pool)s
 ), dn AS (
@@ -145,13 +166,15 @@ WITH {_BM25_CTES}, kw AS (
     LIMIT %(k)s
 )"""
 
-_KEYWORD_HITS = f"""
-WITH {_BM25_CTES}, hits AS (
+_KEYWORD_HITS_T = """
+WITH {ctes}, hits AS (
     SELECT bm.chunk AS pk, bm.score, -(c.embedding <#> %(v)s::vector) AS cos, bm.score AS kw,
            row_number() OVER (ORDER BY bm.score DESC, bm.chunk) AS rank
     FROM bm JOIN chunks c ON c.pk = bm.chunk
     ORDER BY rank LIMIT %(k)s
 )"""
+_HYBRID_HITS = _HYBRID_HITS_T.format(ctes=_BM25_CTES)
+_KEYWORD_HITS = _KEYWORD_HITS_T.format(ctes=_BM25_CTES)
 _DENSE_HITS = """
 WITH hits AS (
     SELECT pk, -dist AS score, -dist AS cos, NULL::float8 AS kw, row_number() OVER (ORDER BY dist, pk) AS rank
@@ -178,6 +201,13 @@ SELECT (SELECT json_agg(json_build_array(pk, score, cos, kw) ORDER BY rank) FROM
 QUESTION_SQL = {
     "hybrid": _HYBRID_HITS + _QUESTION,
     "keyword": _KEYWORD_HITS + _QUESTION,
+    "dense": _DENSE_HITS + _QUESTION,
+}
+# With groups of alternative terms (only questions with English words read through the glossary:
+# the extra grouping level is left out of every other question's statement).
+QUESTION_SQL_GROUPED = {
+    "hybrid": _HYBRID_HITS_T.format(ctes=_BM25_CTES_GROUPED) + _QUESTION,
+    "keyword": _KEYWORD_HITS_T.format(ctes=_BM25_CTES_GROUPED) + _QUESTION,
     "dense": _DENSE_HITS + _QUESTION,
 }
 
@@ -508,15 +538,26 @@ class PgStore:
         pool: int = POOL,
         weight: float = W_DENSE,
         df_terms: Iterable[str] = (),
+        alternatives: Sequence[Sequence[str]] = (),
     ) -> QuestionRows:
         """One question's search (``dense``, ``keyword`` or ``hybrid``, as the methods above with
         ``pool`` hits, ``2 × pool`` for hybrid), the rows it returns and the document frequencies of
-        ``df_terms``: one statement, so one snapshot and one round trip."""
-        sql = QUESTION_SQL.get(mode)
+        ``df_terms``: one statement, so one snapshot and one round trip.
+
+        ``alternatives``: groups of terms standing for one word (an English word's renderings); a
+        group adds the score of its best term in a chunk, once (KeywordIndex.scores does the same).
+        """
+        sql = (QUESTION_SQL_GROUPED if alternatives else QUESTION_SQL).get(mode)
         if sql is None:
             raise ConfigError(f"the search mode must be one of {', '.join(QUESTION_SQL)}, not {mode!r}")
+        bm25 = self._bm25(terms)
+        if alternatives:
+            # A plain term is a group of its own; each group of alternatives shares one number.
+            bm25["terms"] = [*terms, *(t for group in alternatives for t in group)]
+            n = len(terms)
+            bm25["groups"] = [*range(n), *(n + g for g, group in enumerate(alternatives) for _ in group)]
         params = {
-            **self._bm25(terms),
+            **bm25,
             "v": self._vec(qvec),
             "pool": pool,
             "w": float(weight),
