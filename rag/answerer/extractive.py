@@ -54,8 +54,8 @@ SECOND_QUOTE_RATIO = 0.9
 # The refusal threshold on refusal_score(), set by `python benchmarks/calibrate.py refusal`:
 # the value that still answers 97% of ARCD's answerable questions (on its own corpus).
 # Re-measured 2026-12-05 after the loose word-family matching: it refuses 0/24 answerable seed
-# questions, both unanswerable ones, 89-99% of off-topic Arabic questions, 2.9% of answerable
-# ARCD and 68% of ARCD questions whose article was removed (benchmarks/README.md: the tables).
+# questions, both unanswerable ones, 89-99% of off-topic Arabic questions, 2.7% of answerable
+# ARCD in `rag eval` and 68% of ARCD questions whose article was removed (benchmarks/README.md).
 REFUSAL_THRESHOLD = 1.11
 # The cosine's weight in refusal_score. A heavier cosine refuses a few more ARCD questions whose
 # article was removed (0.671 at 2.75 with a refit threshold) but far more English ones that the

@@ -364,7 +364,8 @@ class KeywordIndex:
                 matched |= np.any([m for _, m in alts], axis=0)
         elif alternatives:
             # Only the chunks in the group's postings change, so one scratch array of per-chunk bests
-            # is reused (at a million chunks, a full score array per rendering cost 2.4x as much).
+            # is reused (at a million chunks a full score array per rendering cost 6.4 ms p50 a question, this
+            # 2.6 ms: benchmarks/README.md).
             best = np.zeros(self.n_chunks, dtype=np.float32)
             for group in alternatives:
                 touched = []
