@@ -337,6 +337,14 @@ class KeywordIndex:
         lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
         return col, lo, min(hi, lo + self.max_postings)
 
+    def _postings(self, term: str) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """A term's column, and the chunks and weights of its postings read (the strongest first)."""
+        span = self._column(term)
+        if span is None:
+            return None
+        col, lo, hi = span
+        return col, self.indices[lo:hi], self.data[lo:hi]
+
     def scores(self, terms: Sequence[str], alternatives: Sequence[Sequence[str]] = ()) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score of every chunk for analysed query terms, and which chunks share at least one term.
 
@@ -347,12 +355,11 @@ class KeywordIndex:
         matched = np.zeros(self.n_chunks, dtype=bool)
         # A repeated query term counts again, as in Lucene and bm25s.
         for t in terms:
-            span = self._column(t)
-            if span is None:
+            postings = self._postings(t)
+            if postings is None:
                 continue
-            col, lo, hi = span
-            rows = self.indices[lo:hi]
-            scores[rows] += self.data[lo:hi]  # rows are distinct within one term's column
+            col, rows, weights = postings
+            scores[rows] += weights  # rows are distinct within one term's column
             matched[rows] = True
             if self.nonoccurrence is not None:
                 scores += self.nonoccurrence[col]
@@ -370,12 +377,11 @@ class KeywordIndex:
             for group in alternatives:
                 touched = []
                 for t in group:
-                    span = self._column(t)
-                    if span is None:
+                    postings = self._postings(t)
+                    if postings is None:
                         continue
-                    _, lo, hi = span
-                    rows = self.indices[lo:hi]
-                    best[rows] = np.maximum(best[rows], self.data[lo:hi])
+                    _, rows, weights = postings
+                    best[rows] = np.maximum(best[rows], weights)
                     touched.append(rows)
                 if touched:
                     rows = np.concatenate(touched)  # a chunk listed twice gets the same sum twice
