@@ -6,9 +6,11 @@ reduced to a consonant skeleton (vowels, weak letters and the Arabic article dro
 that English and Arabic render alike merged), and a name matches an Arabic word with the same
 skeleton. Other English words are looked up in a general English→Arabic glossary
 (rag/data/glossary_en_ar.tsv, derived from word-frequency lists by the embedding model itself:
-benchmarks/glossary.py), whose Arabic renderings the keyword side and the answerer then read like
-Arabic words of the question. How much of a question the keyword side can analyse decides how far
-hybrid fusion leans on the cross-lingual model. Pure functions: no model, no index.
+benchmarks/glossary.py; names of countries, cities, nationalities, months and days come first from
+the Unicode CLDR: rag/data/glossary_en_ar_cldr.tsv, benchmarks/glossary_cldr.py), whose Arabic
+renderings the keyword side and the answerer then read like Arabic words of the question. How
+much of a question the keyword side can analyse decides how far hybrid fusion leans on the
+cross-lingual model. Pure functions: no model, no index.
 """
 
 from __future__ import annotations
@@ -205,6 +207,9 @@ def name_scores(question: str, texts: Sequence[str]) -> list[float]:
 
 
 _GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ar.tsv"
+# Names the Unicode CLDR translates (countries, cities, languages/nationalities, months, days, units;
+# benchmarks/glossary_cldr.py): read first, they replace the generated renderings of those words.
+_GLOSSARY_CLDR = Path(__file__).with_name("data") / "glossary_en_ar_cldr.tsv"
 # English inflections tried when a word is not in the glossary as written ("soldiers" → "soldier").
 _SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"))
 
@@ -213,12 +218,13 @@ _SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed
 def glossary() -> dict[str, tuple[str, ...]]:
     """English word → its Arabic renderings, best first (read once, on the first English question)."""
     out: dict[str, tuple[str, ...]] = {}
-    for line in _GLOSSARY.read_text("utf-8").splitlines():
-        if line.startswith("#"):
-            continue
-        word, _, forms = line.partition("\t")
-        if forms:
-            out[word] = tuple(forms.split())
+    for path in (_GLOSSARY_CLDR, _GLOSSARY):
+        for line in path.read_text("utf-8").splitlines():
+            if line.startswith("#"):
+                continue
+            word, _, forms = line.partition("\t")
+            if forms and word not in out:
+                out[word] = tuple(forms.split())
     return out
 
 

@@ -20,6 +20,16 @@ def test_the_glossary_renders_common_english_words_in_arabic() -> None:
     assert lookup("wander") == ()
 
 
+def test_names_come_from_the_cldr_before_the_generated_glossary() -> None:
+    # Days, months, countries, cities and nationalities, where word embeddings align worst.
+    assert lookup("Friday") == ("الجمعة",)
+    assert lookup("Iraq") == ("العراق",) and lookup("Moscow") == ("موسكو",)
+    assert lookup("April")[0] == "أبريل" and "نيسان" in lookup("April")
+    assert lookup("Turkish") == ("التركية",) and lookup("Kurdish") == ("الكردية",)
+    # A month that is also an English function word is not rendered: "may" stays the verb.
+    assert "مايو" not in lookup("may")
+
+
 def test_arabic_questions_get_no_english_keys() -> None:
     q = "كم عدد اللاجئين السوريين في تركيا؟"
     assert english_keys(q) == () and translated_terms(q) == ()
