@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+import zoneinfo
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +78,6 @@ def entries() -> dict[str, list[str]]:
             add(_english(name), _arabic(ar.territories.get(code, "")))
     for code, name in en.languages.items():
         add(_english(name), _arabic(ar.languages.get(code, "")))
-    import zoneinfo
-
     for zone in sorted(zoneinfo.available_timezones()):
         if "/" in zone and zone.split("/")[0] in _CONTINENTS:
             add(
