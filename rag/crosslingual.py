@@ -187,7 +187,7 @@ def with_names(bm25: np.ndarray, names: np.ndarray) -> np.ndarray:
         return bm25
     if not bm25.any():
         return names
-    from .retrieve import _minmax  # the scaling fusion uses (only retrieval calls this)
+    from .retrieve import _minmax  # the scaling hybrid fusion uses
 
     return (1 - NAME_SHARE) * _minmax(bm25) + NAME_SHARE * _minmax(names)
 
@@ -207,7 +207,7 @@ def name_scores(question: str, texts: Sequence[str]) -> list[float]:
 
 
 _GLOSSARY = Path(__file__).with_name("data") / "glossary_en_ar.tsv"
-# Names the Unicode CLDR translates (countries, cities, languages/nationalities, months, days, units;
+# Names the Unicode CLDR translates (countries, cities, languages/nationalities, months, days, currencies;
 # benchmarks/glossary_cldr.py): read first, they replace the generated renderings of those words.
 _GLOSSARY_CLDR = Path(__file__).with_name("data") / "glossary_en_ar_cldr.tsv"
 # English inflections tried when a word is not in the glossary as written ("soldiers" → "soldier").

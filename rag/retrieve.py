@@ -109,8 +109,17 @@ def hybrid_candidates(
                 for p in positions
             ]
         )
-    else:
-        fused = weight * _minmax(cos) + (1 - weight) * _minmax(bm)
+        return ranked(positions, fused, cos, bm)
+    return fuse_scores(positions, cos, bm, weight)
+
+
+def fuse_scores(positions: Sequence[int], cos: np.ndarray, bm: np.ndarray, weight: float) -> list[Candidate]:
+    """The pool ranked by ``weight`` × min-max-scaled cosine + the rest × min-max-scaled keyword evidence."""
+    return ranked(positions, weight * _minmax(cos) + (1 - weight) * _minmax(bm), cos, bm)
+
+
+def ranked(positions: Sequence[int], fused: np.ndarray, cos: np.ndarray, bm: np.ndarray) -> list[Candidate]:
+    """The pool's candidates by fused score, best first (ties in pool order)."""
     out = [Candidate(p, float(f), float(c), float(b)) for p, f, c, b in zip(positions, fused, cos, bm, strict=True)]
     out.sort(key=lambda c: -c.score)
     return out

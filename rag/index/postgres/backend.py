@@ -275,15 +275,12 @@ class PgSnapshot:
 def _fused_with_names(question: str, hits: list[Candidate], texts: list[str], weight: float) -> list[Candidate]:
     """rag.retrieve.hybrid_candidates' fusion of the pool, with the question's names in the keyword side."""
     from ...crosslingual import name_scores, with_names
-    from ...retrieve import Candidate, _minmax
+    from ...retrieve import fuse_scores
 
     cos = np.array([c.dense for c in hits], dtype=np.float64)
     bm = np.array([c.keyword or 0.0 for c in hits], dtype=np.float64)
     bm = with_names(bm, np.asarray(name_scores(question, texts), dtype=np.float64))
-    fused = weight * _minmax(cos) + (1 - weight) * _minmax(bm)
-    out = [Candidate(c.pos, float(f), c.dense, float(b)) for c, f, b in zip(hits, fused, bm, strict=True)]
-    out.sort(key=lambda c: -c.score)  # stable: ties keep the statement's order
-    return out
+    return fuse_scores([c.pos for c in hits], cos, bm, weight)  # ties keep the statement's order
 
 
 class _ChunkLookup(Mapping[int, Chunk]):

@@ -100,29 +100,7 @@ _BM25_WEIGHT = (
 # The postings are read term by term (the LATERAL subquery, kept apart by OFFSET 0): left to
 # itself, the planner walked all postings in chunk order to group them (12.8 s instead of 0.1 s at
 # 100k chunks, benchmarks/pg_scale.md).
-_BM25_CTES = f"""
-qt AS (
-    SELECT term, count(*)::float8 AS qn FROM unnest(%(terms)s::text[]) AS t(term) GROUP BY term
-), st AS (
-    SELECT n_chunks::float8 AS n,
-           CASE WHEN n_chunks > 0 THEN total_length::float8 / n_chunks ELSE 1 END AS avgdl
-    FROM rag_stats
-), p AS (
-    SELECT p.chunk, p.tf, p.length, qt.qn, td.df::float8 AS df
-    FROM qt JOIN term_df td ON td.term = qt.term
-    CROSS JOIN LATERAL (SELECT chunk, tf, length FROM postings WHERE term = qt.term OFFSET 0) p
-), bm AS (
-    SELECT p.chunk, sum(p.qn * {_BM25_WEIGHT}) AS score FROM p CROSS JOIN st GROUP BY p.chunk
-)"""
-
-# The same with groups of alternative terms (an English word's Arabic renderings, rag/crosslingual.py):
-# each query term comes with a group number, and a group adds, per chunk, its best term's score
-# once (as KeywordIndex.scores with ``alternatives``). A plain term is a group of its own.
-_BM25_CTES_GROUPED = f"""
-qt AS (
-    SELECT term, grp, count(*)::float8 AS qn
-    FROM unnest(%(terms)s::text[], %(groups)s::int[]) AS t(term, grp) GROUP BY term, grp
-), st AS (
+_BM25_POSTINGS = """st AS (
     SELECT n_chunks::float8 AS n,
            CASE WHEN n_chunks > 0 THEN total_length::float8 / n_chunks ELSE 1 END AS avgdl
     FROM rag_stats
@@ -130,7 +108,21 @@ qt AS (
     SELECT p.chunk, p.tf, p.length, qt.qn, qt.grp, td.df::float8 AS df
     FROM qt JOIN term_df td ON td.term = qt.term
     CROSS JOIN LATERAL (SELECT chunk, tf, length FROM postings WHERE term = qt.term OFFSET 0) p
-), bm AS (
+)"""
+_BM25_CTES = f"""
+qt AS (
+    SELECT term, NULL::int AS grp, count(*)::float8 AS qn FROM unnest(%(terms)s::text[]) AS t(term) GROUP BY term
+), {_BM25_POSTINGS}, bm AS (
+    SELECT p.chunk, sum(p.qn * {_BM25_WEIGHT}) AS score FROM p CROSS JOIN st GROUP BY p.chunk
+)"""
+# The same with groups of alternative terms (an English word's Arabic renderings, rag/crosslingual.py):
+# each query term comes with a group number, and a group adds, per chunk, its best term's score
+# once (as KeywordIndex.scores with ``alternatives``). A plain term is a group of its own.
+_BM25_CTES_GROUPED = f"""
+qt AS (
+    SELECT term, grp, count(*)::float8 AS qn
+    FROM unnest(%(terms)s::text[], %(groups)s::int[]) AS t(term, grp) GROUP BY term, grp
+), {_BM25_POSTINGS}, bm AS (
     SELECT chunk, sum(best) AS score
     FROM (SELECT p.chunk, max(p.qn * {_BM25_WEIGHT}) AS best FROM p CROSS JOIN st GROUP BY p.chunk, p.grp) g
     GROUP BY chunk
